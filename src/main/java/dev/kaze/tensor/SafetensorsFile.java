@@ -1,0 +1,187 @@
+package dev.kaze.tensor;
+
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One memory-mapped safetensors file (FFM, so files above 2 GiB map whole). The header is
+ * validated before anything in it is trusted: its length, every dtype, shape and offset.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    /** Headers above this size are refused; real checkpoints stay far below it. */
+    public static final long MAX_HEADER_BYTES = 100L << 20;
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** One entry of the header. Offsets are relative to the start of the data area. */
+    public record Entry(String name, TensorSpec spec, long begin, long end) {}
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment data;
+    private final Map<String, Entry> entries;
+    private final Map<String, String> metadata;
+
+    private SafetensorsFile(Path path, Arena arena, MemorySegment data, Map<String, Entry> entries,
+                            Map<String, String> metadata) {
+        this.path = path;
+        this.arena = arena;
+        this.data = data;
+        this.entries = entries;
+        this.metadata = metadata;
+    }
+
+    public static SafetensorsFile open(Path path) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) throw bad(path, "is " + size + " bytes long, shorter than the 8-byte header length");
+            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long headerLen = file.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            if (headerLen < 2 || headerLen > MAX_HEADER_BYTES)
+                throw bad(path, "declares a header of " + headerLen + " bytes (allowed: 2 to " + MAX_HEADER_BYTES + ")");
+            if (8 + headerLen > size)
+                throw bad(path, "declares a header of " + headerLen + " bytes but the file has only " + (size - 8)
+                        + " bytes after the length field (truncated file?)");
+            byte[] headerBytes = file.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment data = file.asSlice(8 + headerLen);
+            Map<String, String> metadata = new LinkedHashMap<>();
+            Map<String, Entry> entries = parseHeader(path, headerBytes, data.byteSize(), metadata);
+            return new SafetensorsFile(path, arena, data, entries, Collections.unmodifiableMap(metadata));
+        } catch (IOException e) {
+            arena.close();
+            throw new WeightsException("cannot read safetensors file " + path + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Map<String, Entry> parseHeader(Path path, byte[] headerBytes, long dataSize,
+                                                  Map<String, String> metadata) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
+        } catch (JacksonException e) {
+            throw bad(path, "has a header that is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) throw bad(path, "has a header that is not a JSON object");
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        for (var field : root.properties()) {
+            String name = field.getKey();
+            JsonNode node = field.getValue();
+            if (name.equals("__metadata__")) {
+                if (!node.isObject()) throw bad(path, "has a __metadata__ entry that is not an object");
+                for (var m : node.properties()) {
+                    if (!m.getValue().isString())
+                        throw bad(path, "has a non-string __metadata__ value for '" + m.getKey() + "'");
+                    metadata.put(m.getKey(), m.getValue().asString());
+                }
+                continue;
+            }
+            entries.put(name, parseEntry(path, name, node, dataSize));
+        }
+        List<Entry> byOffset = new ArrayList<>(entries.values());
+        byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        for (int i = 1; i < byOffset.size(); i++) {
+            Entry prev = byOffset.get(i - 1), cur = byOffset.get(i);
+            if (cur.begin() < prev.end() && cur.end() > cur.begin())
+                throw bad(path, "tensor '" + cur.name() + "' (bytes " + cur.begin() + ".." + cur.end()
+                        + ") overlaps tensor '" + prev.name() + "' (bytes " + prev.begin() + ".." + prev.end() + ")");
+        }
+        return Collections.unmodifiableMap(entries);
+    }
+
+    private static Entry parseEntry(Path path, String name, JsonNode node, long dataSize) {
+        if (!node.isObject()) throw bad(path, "tensor '" + name + "' has a header entry that is not an object");
+        JsonNode dt = node.get("dtype"), sh = node.get("shape"), off = node.get("data_offsets");
+        if (dt == null || !dt.isString()) throw bad(path, "tensor '" + name + "' has no dtype");
+        DType dtype = DType.ofCode(dt.asString());
+        if (dtype == null)
+            throw bad(path, "tensor '" + name + "' has unknown dtype '" + dt.asString() + "' (known: F64, F32, F16, BF16, "
+                    + "F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8, BOOL)");
+        if (sh == null || !sh.isArray()) throw bad(path, "tensor '" + name + "' has no shape array");
+        long[] shape = new long[sh.size()];
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = sh.get(i);
+            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0)
+                throw bad(path, "tensor '" + name + "' has an invalid shape " + sh);
+            shape[i] = d.asLong();
+        }
+        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber()
+                || !off.get(1).isIntegralNumber() || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
+            throw bad(path, "tensor '" + name + "' has invalid data_offsets " + off);
+        long begin = off.get(0).asLong(), end = off.get(1).asLong();
+        if (begin < 0 || end < begin || end > dataSize)
+            throw bad(path, "tensor '" + name + "' has data_offsets [" + begin + ", " + end
+                    + "] outside the data area of " + dataSize + " bytes");
+        TensorSpec spec = new TensorSpec(dtype, shape);
+        long expected;
+        try {
+            expected = spec.byteSize();
+        } catch (ArithmeticException e) {
+            throw bad(path, "tensor '" + name + "' has a shape " + sh + " too large to address");
+        }
+        if (end - begin != expected)
+            throw bad(path, "tensor '" + name + "' is " + dtype.code() + TensorSpec.format(shape) + " = " + expected
+                    + " bytes, but its data_offsets span " + (end - begin) + " bytes");
+        return new Entry(name, spec, begin, end);
+    }
+
+    private static WeightsException bad(Path path, String what) {
+        return new WeightsException("safetensors file " + path + " " + what);
+    }
+
+    public Path path() { return path; }
+
+    public Map<String, String> metadata() { return metadata; }
+
+    /** Entries in header order. */
+    public Map<String, Entry> entries() { return entries; }
+
+    public Entry entry(String name) {
+        Entry e = entries.get(name);
+        if (e == null) throw new WeightsException("safetensors file " + path + " has no tensor '" + name + "'");
+        return e;
+    }
+
+    /** The stored bytes of one tensor (a view of the mapping; valid until close). */
+    public MemorySegment bytes(String name) {
+        Entry e = entry(name);
+        return data.asSlice(e.begin(), e.end() - e.begin());
+    }
+
+    /** A new CPU tensor with a copy of the stored values in their stored dtype. */
+    public Tensor tensor(String name) {
+        Entry e = entry(name);
+        Tensor t = torch.empty(e.spec().shape(), new TensorOptions(e.spec().dtype().scalarType()), new MemoryFormatOptional());
+        long n = e.end() - e.begin();
+        if (n > 0) {
+            MemorySegment dst = MemorySegment.ofAddress(t.data_ptr().address()).reinterpret(n);
+            MemorySegment.copy(data, e.begin(), dst, 0, n);
+        }
+        return t;
+    }
+
+    @Override public void close() { arena.close(); }
+}

@@ -1,0 +1,83 @@
+package dev.kaze.tensor;
+
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Hands a model builder its tensors by name, converted to the wanted dtype and device, and
+ * keeps account: after the build, {@link #finish()} reports every missing key, wrong shape and
+ * unconsumed key at once, each with the file it concerns.
+ */
+public final class Weights {
+    private final TensorSource source;
+    private final Device device;
+    private final Set<String> consumed = new LinkedHashSet<>();
+    private final List<String> problems = new ArrayList<>();
+
+    public Weights(TensorSource source, Device device) {
+        this.source = source;
+        this.device = device;
+    }
+
+    public TensorSource source() { return source; }
+
+    public Device device() { return device; }
+
+    public boolean has(String key) { return source.spec(key) != null; }
+
+    /**
+     * The tensor stored under key, checked against the expected shape and converted to dtype on
+     * this device. A missing key or a wrong shape is recorded and answered with a meta-device
+     * placeholder, so the build goes on and {@link #finish()} can list every problem.
+     */
+    public Tensor take(String key, ScalarType dtype, long... shape) {
+        TensorSpec spec = source.spec(key);
+        if (spec == null) {
+            problems.add("missing key '" + key + "' (expected shape " + TensorSpec.format(shape) + ") in " + source.describe());
+            return placeholder(dtype, shape);
+        }
+        consumed.add(key);
+        if (!spec.hasShape(shape)) {
+            problems.add("key '" + key + "' in " + source.origin(key) + " has shape " + TensorSpec.format(spec.shape())
+                    + ", expected " + TensorSpec.format(shape));
+            return placeholder(dtype, shape);
+        }
+        Tensor stored = source.load(key);
+        if (stored.device().type() == torch.DeviceType.Meta) {
+            return stored.scalar_type() == dtype ? stored : placeholder(dtype, shape);
+        }
+        return convert(stored, dtype);
+    }
+
+    private Tensor convert(Tensor stored, ScalarType dtype) {
+        boolean sameType = stored.scalar_type() == dtype;
+        boolean sameDevice = stored.device().type() == device.type();
+        if (sameType && sameDevice) return stored;
+        return stored.to(device, dtype, false, false, new MemoryFormatOptional());
+    }
+
+    private static Tensor placeholder(ScalarType dtype, long... shape) {
+        TensorOptions o = new TensorOptions(dtype).device(new DeviceOptional(new Device(torch.DeviceType.Meta)));
+        return torch.empty(shape, o, new MemoryFormatOptional());
+    }
+
+    /** Every problem so far plus every key nobody took; throws when there is any. */
+    public void finish() {
+        List<String> all = new ArrayList<>(problems);
+        for (String k : source.keys())
+            if (!consumed.contains(k)) all.add("unexpected key '" + k + "' in " + source.origin(k) + " (the model has no such parameter)");
+        if (!all.isEmpty())
+            throw new WeightsException(all.size() + " problem(s) loading " + source.describe() + ":\n  - "
+                    + String.join("\n  - ", all));
+    }
+}
