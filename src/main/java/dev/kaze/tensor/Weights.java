@@ -23,6 +23,7 @@ public final class Weights {
     private final Device device;
     private final Set<String> consumed = new LinkedHashSet<>();
     private final List<String> problems = new ArrayList<>();
+    private final List<Tensor> handedOut = new ArrayList<>();
 
     public Weights(TensorSource source, Device device) {
         this.source = source;
@@ -53,11 +54,23 @@ public final class Weights {
             return placeholder(dtype, shape);
         }
         Tensor stored = source.load(key);
+        Tensor result;
         if (stored.device().type() == torch.DeviceType.Meta) {
-            return stored.scalar_type() == dtype ? stored : placeholder(dtype, shape);
+            result = stored.scalar_type() == dtype ? stored : placeholder(dtype, shape);
+        } else {
+            result = convert(stored, dtype);
         }
-        return convert(stored, dtype);
+        handedOut.add(result);
+        return result;
     }
+
+    /**
+     * Keeps every tensor handed out so far beyond the PointerScope the model was built in; the
+     * model closes the result when it is closed. Build inside a scope so temporaries (stored
+     * copies before conversion) are freed when it closes:
+     * <pre>try (PointerScope s = new PointerScope()) { ...take...; w.finish(); owned = w.keep(); }</pre>
+     */
+    public OwnedTensors keep() { return new OwnedTensors(handedOut); }
 
     private Tensor convert(Tensor stored, ScalarType dtype) {
         boolean sameType = stored.scalar_type() == dtype;

@@ -25,6 +25,8 @@ class ParityTest {
 
     static {
         // one line per kind
+        KINDS.put("dit_forward", new DitForwardKind());
+        KINDS.put("dit_nag_forward", new DitForwardKind());
     }
 
     static Path parityDir() {

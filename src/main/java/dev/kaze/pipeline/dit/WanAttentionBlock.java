@@ -1,0 +1,54 @@
+// Port of wan/modules/model.py, WanAttentionBlock.
+package dev.kaze.pipeline.dit;
+
+import dev.kaze.pipeline.guidance.Nag;
+import dev.kaze.tensor.Linear;
+import dev.kaze.tensor.Ops;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+import static dev.kaze.tensor.Ops.f32;
+import static dev.kaze.tensor.Ops.s;
+
+/** One transformer block: modulated self-attention, cross-attention with norm3, modulated GELU-tanh FFN. */
+final class WanAttentionBlock {
+    final Tensor modulation;              // [1, 6, C] float32
+    final WanSelfAttention selfAttn;
+    final Tensor norm3Weight, norm3Bias;  // [C] each, or null when cross_attn_norm is off
+    final WanCrossAttention crossAttn;
+    final Linear ffn0, ffn2;
+    final double eps;
+
+    WanAttentionBlock(Tensor modulation, WanSelfAttention selfAttn, Tensor norm3Weight, Tensor norm3Bias,
+                      WanCrossAttention crossAttn, Linear ffn0, Linear ffn2, double eps) {
+        this.modulation = modulation;
+        this.selfAttn = selfAttn;
+        this.norm3Weight = norm3Weight;
+        this.norm3Bias = norm3Bias;
+        this.crossAttn = crossAttn;
+        this.ffn0 = ffn0;
+        this.ffn2 = ffn2;
+        this.eps = eps;
+    }
+
+    /**
+     * x: [B, L, C] float32, e0: [B, 6, C] float32, rope: cos/sin [L, 1, D/2],
+     * context / nagContext: [B, Lc, C] -> [B, L, C] float32.
+     */
+    Tensor forward(Tensor x, Tensor e0, Tensor[] rope, Tensor context, Tensor nagContext, Nag nag) {
+        TensorVector e = modulation.add(e0).chunk(6, 1);                       // 6 x [B, 1, C] float32
+        Tensor shiftMsa = e.get(0), scaleMsa = e.get(1), gateMsa = e.get(2);
+        Tensor shiftMlp = e.get(3), scaleMlp = e.get(4), gateMlp = e.get(5);
+
+        Tensor h = Ops.layerNorm(x, null, null, eps).mul(scaleMsa.add(s(1))).add(shiftMsa);     // [B, L, C] float32
+        Tensor y = selfAttn.forward(h, rope);                                                  // [B, L, C]
+        x = x.add(f32(y).mul(gateMsa));                                                        // [B, L, C] float32
+
+        Tensor xn = norm3Weight == null ? x : Ops.layerNorm(x, norm3Weight, norm3Bias, eps).to(x.scalar_type());
+        x = x.add(f32(crossAttn.forward(xn, context, nagContext, nag)));                      // [B, L, C] float32
+
+        h = Ops.layerNorm(x, null, null, eps).mul(scaleMlp.add(s(1))).add(shiftMlp);          // [B, L, C] float32
+        y = ffn2.forward(org.bytedeco.pytorch.global.torch.gelu(ffn0.forward(h), "tanh"));    // [B, L, C]
+        return x.add(f32(y).mul(gateMlp));                                                     // [B, L, C] float32
+    }
+}

@@ -1,0 +1,171 @@
+// Port of wan/modules/model.py, WanModel (t2v).
+package dev.kaze.pipeline.dit;
+
+import dev.kaze.pipeline.guidance.Nag;
+import dev.kaze.tensor.Linear;
+import dev.kaze.tensor.Ops;
+import dev.kaze.tensor.OwnedTensors;
+import dev.kaze.tensor.TensorSource;
+import dev.kaze.tensor.Weights;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.kaze.tensor.Ops.cat;
+import static dev.kaze.tensor.Ops.f32;
+import static dev.kaze.tensor.Ops.s;
+
+/**
+ * The Wan2.1 diffusion transformer. Block Linears, the patch and text embeddings compute in the
+ * compute dtype (float32 on the CPU, bfloat16 on a GPU); the time embedding, modulation, norms,
+ * RoPE, the residual stream and the head stay in float32 / float64 as in the reference.
+ */
+public final class WanDit implements AutoCloseable {
+    private final DitConfig config;
+    private final ScalarType dtype;
+    private final OwnedTensors weights;
+    private final Tensor patchWeight, patchBias;    // [C, in, pt, ph, pw], [C]
+    private final Linear textEmbedding0, textEmbedding2, timeEmbedding0, timeEmbedding2, timeProjection;
+    private final List<WanAttentionBlock> blocks;
+    private final Head head;
+    private final RopeFreqs rope;
+
+    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, Tensor patchWeight, Tensor patchBias,
+                   Linear textEmbedding0, Linear textEmbedding2, Linear timeEmbedding0, Linear timeEmbedding2,
+                   Linear timeProjection, List<WanAttentionBlock> blocks, Head head) {
+        this.config = config;
+        this.dtype = dtype;
+        this.weights = weights;
+        this.patchWeight = patchWeight;
+        this.patchBias = patchBias;
+        this.textEmbedding0 = textEmbedding0;
+        this.textEmbedding2 = textEmbedding2;
+        this.timeEmbedding0 = timeEmbedding0;
+        this.timeEmbedding2 = timeEmbedding2;
+        this.timeProjection = timeProjection;
+        this.blocks = List.copyOf(blocks);
+        this.head = head;
+        this.rope = new RopeFreqs(config.headDim());
+    }
+
+    /**
+     * Builds the model from a checkpoint with the official key names, checking every key and
+     * shape; throws {@link dev.kaze.tensor.WeightsException} listing all missing, misshapen and
+     * unexpected keys.
+     */
+    public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype) {
+        try (PointerScope scope = new PointerScope()) {
+            Weights w = new Weights(source, device);
+            ScalarType f32 = ScalarType.Float;
+            long c = cfg.dim(), ffn = cfg.ffnDim();
+            int[] p = cfg.patchSize();
+            Tensor patchWeight = w.take("patch_embedding.weight", dtype, c, cfg.inDim(), p[0], p[1], p[2]);
+            Tensor patchBias = w.take("patch_embedding.bias", dtype, c);
+            Linear text0 = Linear.take(w, "text_embedding.0", cfg.textDim(), c, true, dtype);
+            Linear text2 = Linear.take(w, "text_embedding.2", c, c, true, dtype);
+            Linear time0 = Linear.take(w, "time_embedding.0", cfg.freqDim(), c, true, f32);
+            Linear time2 = Linear.take(w, "time_embedding.2", c, c, true, f32);
+            Linear proj = Linear.take(w, "time_projection.1", c, 6 * c, true, f32);
+            List<WanAttentionBlock> blocks = new ArrayList<>();
+            for (int i = 0; i < cfg.numLayers(); i++) {
+                String b = "blocks." + i + ".";
+                WanSelfAttention sa = new WanSelfAttention(
+                        Linear.take(w, b + "self_attn.q", c, c, true, dtype), Linear.take(w, b + "self_attn.k", c, c, true, dtype),
+                        Linear.take(w, b + "self_attn.v", c, c, true, dtype), Linear.take(w, b + "self_attn.o", c, c, true, dtype),
+                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_q.weight", f32, c), cfg.eps()) : null,
+                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_k.weight", f32, c), cfg.eps()) : null,
+                        cfg.numHeads());
+                Tensor n3w = cfg.crossAttnNorm() ? w.take(b + "norm3.weight", f32, c) : null;
+                Tensor n3b = cfg.crossAttnNorm() ? w.take(b + "norm3.bias", f32, c) : null;
+                WanCrossAttention ca = new WanCrossAttention(
+                        Linear.take(w, b + "cross_attn.q", c, c, true, dtype), Linear.take(w, b + "cross_attn.k", c, c, true, dtype),
+                        Linear.take(w, b + "cross_attn.v", c, c, true, dtype), Linear.take(w, b + "cross_attn.o", c, c, true, dtype),
+                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_q.weight", f32, c), cfg.eps()) : null,
+                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_k.weight", f32, c), cfg.eps()) : null,
+                        cfg.numHeads());
+                blocks.add(new WanAttentionBlock(w.take(b + "modulation", f32, 1, 6, c), sa, n3w, n3b, ca,
+                        Linear.take(w, b + "ffn.0", c, ffn, true, dtype), Linear.take(w, b + "ffn.2", ffn, c, true, dtype),
+                        cfg.eps()));
+            }
+            Head head = new Head(w.take("head.modulation", f32, 1, 2, c),
+                    Linear.take(w, "head.head", c, cfg.patchFeatures(), true, f32), cfg.eps());
+            w.finish();
+            return new WanDit(cfg, dtype, w.keep(), patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head);
+        }
+    }
+
+    public DitConfig config() { return config; }
+
+    public ScalarType dtype() { return dtype; }
+
+    /**
+     * The text embedding of one encoder output: context [Lc, text_dim] (trimmed) is zero-padded to
+     * text_len rows, then Linear → GELU(tanh) → Linear. Returns [1, text_len, C]; compute it once per
+     * request and pass it to every step.
+     */
+    public Tensor embedContext(Tensor context) {
+        long lc = context.size(0);
+        if (context.dim() != 2 || context.size(1) != config.textDim())
+            throw new IllegalArgumentException("context must be [L, " + config.textDim() + "], got " + java.util.Arrays.toString(Ops.shape(context)));
+        if (lc > config.textLen())
+            throw new IllegalArgumentException("context has " + lc + " rows, more than text_len " + config.textLen());
+        Tensor ctx = context.to(patchWeight.device(), ScalarType.Float);
+        Tensor padded = lc == config.textLen() ? ctx
+                : cat(0, ctx, torch.zeros(new long[]{config.textLen() - lc, config.textDim()}, new TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(patchWeight.device()))));
+        Tensor h = torch.gelu(textEmbedding0.forward(padded.unsqueeze(0)), "tanh");   // [1, text_len, C]
+        return textEmbedding2.forward(h);                                              // [1, text_len, C]
+    }
+
+    /** sinusoidal_embedding_1d in float64 (cos first, then sin): t [B] -> [B, freq_dim] float32. */
+    private Tensor sinusoidalEmbedding(Tensor t) {
+        int half = config.freqDim() / 2;
+        TensorOptions f64 = new TensorOptions(ScalarType.Double);
+        Tensor position = t.to(ScalarType.Double).cpu();                                          // [B]
+        Tensor inv = torch.pow(s(10000.0), torch.arange(s(half), f64).div(s(half)).neg());      // [half]
+        Tensor sinusoid = torch.outer(position, inv);                                            // [B, half]
+        return cat(1, sinusoid.cos(), sinusoid.sin()).to(patchWeight.device(), ScalarType.Float); // [B, freq_dim]
+    }
+
+    /**
+     * One DiT evaluation.
+     * x: [B, in_dim, F, H, W] latent, t: [B] timestep (the scheduler's truncated integer values),
+     * context: [B, text_len, C] from {@link #embedContext}; nagContext and nag may be null.
+     * Returns the flow velocity [B, out_dim, F, H, W] float32.
+     */
+    public Tensor forward(Tensor x, Tensor t, Tensor context, Tensor nagContext, Nag nag) {
+        int[] p = config.patchSize();
+        long bsz = x.size(0);
+        if (x.dim() != 5 || x.size(1) != config.inDim())
+            throw new IllegalArgumentException("latent must be [B, " + config.inDim() + ", F, H, W], got " + java.util.Arrays.toString(Ops.shape(x)));
+        if (x.size(2) % p[0] != 0 || x.size(3) % p[1] != 0 || x.size(4) % p[2] != 0)
+            throw new IllegalArgumentException("latent size " + java.util.Arrays.toString(Ops.shape(x)) + " is not divisible by the patch size");
+
+        // time embedding, float32
+        Tensor e = timeEmbedding2.forward(torch.silu(timeEmbedding0.forward(sinusoidalEmbedding(t))));   // e: [B, C]
+        Tensor e0 = timeProjection.forward(torch.silu(e)).unflatten(1, 6, config.dim());                // e0: [B, 6, C]
+
+        // patch embedding
+        Tensor xe = torch.conv3d(x.to(dtype), patchWeight, new TensorOptional(patchBias),
+                new long[]{p[0], p[1], p[2]}, new long[]{0, 0, 0}, new long[]{1, 1, 1}, 1);               // [B, C, F', H', W']
+        long gf = xe.size(2), gh = xe.size(3), gw = xe.size(4);
+        Tensor h = xe.flatten(2, -1).transpose(1, 2);                                                      // [B, L, C]
+        Tensor[] freqs = rope.table(gf, gh, gw);                                                          // [L, 1, D/2] x2
+
+        for (WanAttentionBlock block : blocks) h = block.forward(h, e0, freqs, context, nagContext, nag);  // [B, L, C]
+
+        Tensor out = f32(head.forward(h, e));                                                             // [B, L, pt·ph·pw·c]
+        long c = config.outDim();
+        return out.view(bsz, gf, gh, gw, p[0], p[1], p[2], c)
+                .permute(0, 7, 1, 4, 2, 5, 3, 6)
+                .reshape(bsz, c, gf * p[0], gh * p[1], gw * p[2]);                                        // [B, c, F, H, W]
+    }
+
+    @Override public void close() { weights.close(); }
+}
