@@ -55,7 +55,7 @@ public final class Weights {
         }
         Tensor stored = source.load(key);
         Tensor result;
-        if (stored.device().type() == torch.DeviceType.Meta) {
+        if (stored.is_meta()) {
             result = stored.scalar_type() == dtype ? stored : placeholder(dtype, shape);
         } else {
             result = convert(stored, dtype);
@@ -74,7 +74,7 @@ public final class Weights {
 
     private Tensor convert(Tensor stored, ScalarType dtype) {
         boolean sameType = stored.scalar_type() == dtype;
-        boolean sameDevice = stored.device().type() == device.type();
+        boolean sameDevice = stored.device().type().value == device.type().value && stored.device().index() == device.index();
         if (sameType && sameDevice) return stored;
         return stored.to(device, dtype, false, false, new MemoryFormatOptional());
     }
