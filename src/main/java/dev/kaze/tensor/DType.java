@@ -46,7 +46,7 @@ public enum DType {
     }
 
     public static DType of(ScalarType type) {
-        for (DType d : values()) if (d.scalarType == type) return d;
+        for (DType d : values()) if (d.scalarType.value == type.value) return d;
         throw new IllegalArgumentException("no safetensors dtype for libtorch type " + type);
     }
 }

@@ -35,7 +35,7 @@ public final class Linear {
 
     /** x: [..., in] -> [..., out] in the weight dtype. */
     public Tensor forward(Tensor x) {
-        Tensor xc = x.scalar_type() == weight.scalar_type() ? x : x.to(weight.scalar_type());
+        Tensor xc = Ops.as(x, weight.scalar_type());
         return bias == null ? torch.linear(xc, weight) : torch.linear(xc, weight, new TensorOptional(bias));
     }
 }

@@ -18,8 +18,17 @@ public final class Ops {
 
     public static Tensor stack(long dim, Tensor... parts) { return torch.stack(new TensorVector(parts), dim); }
 
+    /**
+     * Whether two scalar types are the same. JavaCPP hands back a fresh enum-like object from
+     * native calls such as {@code scalar_type()}, so types are compared by value, never by identity.
+     */
+    public static boolean same(ScalarType a, ScalarType b) { return a.value == b.value; }
+
+    /** x.to(type), skipping the call when x already has it. */
+    public static Tensor as(Tensor x, ScalarType type) { return same(x.scalar_type(), type) ? x : x.to(type); }
+
     /** x.float() */
-    public static Tensor f32(Tensor x) { return x.scalar_type() == ScalarType.Float ? x : x.to(ScalarType.Float); }
+    public static Tensor f32(Tensor x) { return as(x, ScalarType.Float); }
 
     /** Non-affine (weight == null) or affine LayerNorm over the last dim, computed on x.float(). */
     public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {

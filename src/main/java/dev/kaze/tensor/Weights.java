@@ -56,7 +56,7 @@ public final class Weights {
         Tensor stored = source.load(key);
         Tensor result;
         if (stored.is_meta()) {
-            result = stored.scalar_type() == dtype ? stored : placeholder(dtype, shape);
+            result = Ops.same(stored.scalar_type(), dtype) ? stored : placeholder(dtype, shape);
         } else {
             result = convert(stored, dtype);
         }
@@ -73,7 +73,7 @@ public final class Weights {
     public OwnedTensors keep() { return new OwnedTensors(handedOut); }
 
     private Tensor convert(Tensor stored, ScalarType dtype) {
-        boolean sameType = stored.scalar_type() == dtype;
+        boolean sameType = Ops.same(stored.scalar_type(), dtype);
         boolean sameDevice = stored.device().type().value == device.type().value && stored.device().index() == device.index();
         if (sameType && sameDevice) return stored;
         return stored.to(device, dtype, false, false, new MemoryFormatOptional());

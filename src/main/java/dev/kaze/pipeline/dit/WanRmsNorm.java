@@ -8,7 +8,6 @@ import org.bytedeco.pytorch.Tensor;
 record WanRmsNorm(Tensor weight, double eps) {
     Tensor forward(Tensor x) {
         Tensor y = Ops.rmsNormalize(x, eps);
-        if (y.scalar_type() != x.scalar_type()) y = y.to(x.scalar_type());
-        return y.mul(weight);
+        return Ops.as(y, x.scalar_type()).mul(weight);
     }
 }
