@@ -53,15 +53,17 @@ public final class Weights {
             return placeholder(dtype, shape);
         }
         Tensor stored = source.load(key);
-        if (stored.device().type() == torch.DeviceType.Meta) {
-            return stored.scalar_type() == dtype ? stored : placeholder(dtype, shape);
+        if (stored.device().type().intern() == torch.DeviceType.Meta) {
+            return stored.scalar_type().intern() == dtype.intern() ? stored : placeholder(dtype, shape);
         }
         return convert(stored, dtype);
     }
 
     private Tensor convert(Tensor stored, ScalarType dtype) {
-        boolean sameType = stored.scalar_type() == dtype;
-        boolean sameDevice = stored.device().type() == device.type();
+        // JavaCPP hands out fresh enum instances from native calls: intern before comparing
+        boolean sameType = stored.scalar_type().intern() == dtype.intern();
+        boolean sameDevice = stored.device().type().intern() == device.type().intern()
+                && (!device.has_index() || stored.device().index() == device.index());
         if (sameType && sameDevice) return stored;
         return stored.to(device, dtype, false, false, new MemoryFormatOptional());
     }
