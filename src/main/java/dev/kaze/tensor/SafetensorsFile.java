@@ -20,6 +20,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -77,15 +78,18 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw bad(path, "declares a header of " + headerLen + " bytes (allowed: 2 to " + MAX_HEADER_BYTES + ")");
             if (8 + headerLen > size)
                 throw bad(path, "declares a header of " + headerLen + " bytes but the file has only " + (size - 8)
-                        + " bytes after the length field (truncated file?)");
+                        + " bytes after the length field (truncated file? download it again)");
             byte[] headerBytes = file.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
             MemorySegment data = file.asSlice(8 + headerLen);
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, Entry> entries = parseHeader(path, headerBytes, data.byteSize(), metadata);
             return new SafetensorsFile(path, arena, data, entries, Collections.unmodifiableMap(metadata));
+        } catch (NoSuchFileException e) {
+            arena.close();
+            throw new WeightsException("safetensors file " + path + " does not exist; check the configured path", e);
         } catch (IOException e) {
             arena.close();
-            throw new WeightsException("cannot read safetensors file " + path + ": " + e.getMessage(), e);
+            throw new WeightsException("cannot read safetensors file " + path + ": " + e, e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
