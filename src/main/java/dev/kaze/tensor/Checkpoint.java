@@ -2,6 +2,7 @@ package dev.kaze.tensor;
 
 import org.bytedeco.pytorch.Tensor;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -23,6 +24,7 @@ import java.util.Set;
  */
 public final class Checkpoint implements TensorSource {
     static final List<String> STRIPPED_PREFIXES = List.of("model.diffusion_model.", "diffusion_model.");
+    private static final JsonMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
     private final String description;
     private final List<SafetensorsFile> files;
@@ -83,27 +85,35 @@ public final class Checkpoint implements TensorSource {
     private static Checkpoint openIndex(Path index) {
         JsonNode root;
         try {
-            root = JsonMapper.builder().build().readTree(Files.readString(index));
+            root = JSON.readTree(Files.readString(index));
         } catch (IOException | JacksonException e) {
-            throw new WeightsException("cannot read checkpoint index " + index + ": " + e.getMessage(), e);
+            String why = e instanceof JacksonException je ? je.getOriginalMessage() : e.toString();
+            throw new WeightsException("cannot read checkpoint index " + index + ": " + why
+                    + " (it must be the JSON *.safetensors.index.json that came with the shards)", e);
         }
         JsonNode map = root == null ? null : root.get("weight_map");
         if (map == null || !map.isObject())
             throw new WeightsException("checkpoint index " + index + " has no weight_map object");
-        Set<String> shardNames = new LinkedHashSet<>();
+        if (map.isEmpty())
+            throw new WeightsException("checkpoint index " + index + " has an empty weight_map (no tensors)");
+        Map<String, String> firstKeyOf = new LinkedHashMap<>();
         for (var e : map.properties()) {
-            String shard = e.getValue().asString();
-            if (shard.contains("/") || shard.contains("\\") || shard.equals("..") || shard.isBlank())
-                throw new WeightsException("checkpoint index " + index + " maps '" + e.getKey() + "' to '" + shard
-                        + "', which is not a file name beside the index");
-            shardNames.add(shard);
+            JsonNode v = e.getValue();
+            String shard = v.isString() ? v.asString() : null;
+            if (shard == null || shard.contains("/") || shard.contains("\\") || shard.equals("..") || shard.equals(".")
+                    || shard.isBlank())
+                throw new WeightsException("checkpoint index " + index + " maps '" + e.getKey() + "' to " + v
+                        + ", which is not a file name beside the index");
+            firstKeyOf.putIfAbsent(shard, e.getKey());
         }
+        Set<String> shardNames = new LinkedHashSet<>(firstKeyOf.keySet());
         List<SafetensorsFile> files = new ArrayList<>();
         try {
             for (String shard : shardNames) {
                 Path p = index.resolveSibling(shard);
                 if (!Files.isRegularFile(p))
-                    throw new WeightsException("checkpoint index " + index + " names shard " + shard + ", which is missing at " + p);
+                    throw new WeightsException("checkpoint index " + index + " names shard " + shard + " (holding '"
+                            + firstKeyOf.get(shard) + "'), which is missing at " + p + "; download every shard the index lists");
                 files.add(SafetensorsFile.open(p));
             }
             Checkpoint c = new Checkpoint(index.toString(), files);

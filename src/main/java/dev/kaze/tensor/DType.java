@@ -45,6 +45,10 @@ public enum DType {
         return null;
     }
 
+    /**
+     * The dtype of a libtorch scalar type. Enums that JavaCPP returns from native calls are not
+     * the canonical constants (compare them after {@code intern()}); this method interns itself.
+     */
     public static DType of(ScalarType type) {
         for (DType d : values()) if (d.scalarType.value == type.value) return d;
         throw new IllegalArgumentException("no safetensors dtype for libtorch type " + type);

@@ -5,6 +5,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadFeature;
+import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -12,9 +14,13 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -23,15 +29,24 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One memory-mapped safetensors file (FFM, so files above 2 GiB map whole). The header is
- * validated before anything in it is trusted: its length, every dtype, shape and offset.
+ * validated before anything in it is trusted: its length (inside the file, below
+ * {@link #MAX_HEADER_BYTES}), UTF-8 JSON without duplicate keys, every dtype, shape and offset
+ * (inside the data area, not overlapping, spanning exactly shape x dtype size). Bytes after the
+ * last tensor are allowed. Every read goes through bounds-checked segments of the mapping.
  */
 public final class SafetensorsFile implements AutoCloseable {
     /** Headers above this size are refused; real checkpoints stay far below it. */
     public static final long MAX_HEADER_BYTES = 100L << 20;
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate Object property \"(.*)\"", Pattern.DOTALL);
 
     /** One entry of the header. Offsets are relative to the start of the data area. */
     public record Entry(String name, TensorSpec spec, long begin, long end) {}
@@ -41,6 +56,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private final MemorySegment data;
     private final Map<String, Entry> entries;
     private final Map<String, String> metadata;
+    private volatile boolean closed;
 
     private SafetensorsFile(Path path, Arena arena, MemorySegment data, Map<String, Entry> entries,
                             Map<String, String> metadata) {
@@ -62,15 +78,18 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw bad(path, "declares a header of " + headerLen + " bytes (allowed: 2 to " + MAX_HEADER_BYTES + ")");
             if (8 + headerLen > size)
                 throw bad(path, "declares a header of " + headerLen + " bytes but the file has only " + (size - 8)
-                        + " bytes after the length field (truncated file?)");
+                        + " bytes after the length field (truncated file? download it again)");
             byte[] headerBytes = file.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
             MemorySegment data = file.asSlice(8 + headerLen);
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, Entry> entries = parseHeader(path, headerBytes, data.byteSize(), metadata);
             return new SafetensorsFile(path, arena, data, entries, Collections.unmodifiableMap(metadata));
+        } catch (NoSuchFileException e) {
+            arena.close();
+            throw new WeightsException("safetensors file " + path + " does not exist; check the configured path", e);
         } catch (IOException e) {
             arena.close();
-            throw new WeightsException("cannot read safetensors file " + path + ": " + e.getMessage(), e);
+            throw new WeightsException("cannot read safetensors file " + path + ": " + e, e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -79,11 +98,26 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private static Map<String, Entry> parseHeader(Path path, byte[] headerBytes, long dataSize,
                                                   Map<String, String> metadata) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(headerBytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw bad(path, "has a header that is not UTF-8 text (not a safetensors file?)");
+        }
         JsonNode root;
         try {
-            root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
+            root = JSON.readTree(text);
         } catch (JacksonException e) {
-            throw bad(path, "has a header that is not valid JSON: " + e.getOriginalMessage());
+            String msg = String.valueOf(e.getOriginalMessage());
+            Matcher dup = DUPLICATE.matcher(msg);
+            if (dup.find())
+                throw bad(path, "has a header that names '" + dup.group(1) + "' twice; the file is corrupt or was "
+                        + "written by a broken tool, so it cannot be trusted");
+            throw bad(path, "has a header that is not valid JSON (" + msg.lines().findFirst().orElse(msg)
+                    + "); the file is corrupt or not a safetensors file");
         }
         if (root == null || !root.isObject()) throw bad(path, "has a header that is not a JSON object");
         Map<String, Entry> entries = new LinkedHashMap<>();
@@ -101,13 +135,18 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             entries.put(name, parseEntry(path, name, node, dataSize));
         }
-        List<Entry> byOffset = new ArrayList<>(entries.values());
+        // Empty tensors occupy no bytes and overlap nothing; every other range must start at or
+        // after the furthest end seen so far (not just the previous range's end).
+        List<Entry> byOffset = new ArrayList<>();
+        for (Entry e : entries.values()) if (e.end() > e.begin()) byOffset.add(e);
         byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
-        for (int i = 1; i < byOffset.size(); i++) {
-            Entry prev = byOffset.get(i - 1), cur = byOffset.get(i);
-            if (cur.begin() < prev.end() && cur.end() > cur.begin())
+        Entry furthest = null;
+        for (Entry cur : byOffset) {
+            if (furthest != null && cur.begin() < furthest.end())
                 throw bad(path, "tensor '" + cur.name() + "' (bytes " + cur.begin() + ".." + cur.end()
-                        + ") overlaps tensor '" + prev.name() + "' (bytes " + prev.begin() + ".." + prev.end() + ")");
+                        + ") overlaps tensor '" + furthest.name() + "' (bytes " + furthest.begin() + ".." + furthest.end()
+                        + "); the header is corrupt");
+            if (furthest == null || cur.end() > furthest.end()) furthest = cur;
         }
         return Collections.unmodifiableMap(entries);
     }
@@ -132,9 +171,11 @@ public final class SafetensorsFile implements AutoCloseable {
                 || !off.get(1).isIntegralNumber() || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
             throw bad(path, "tensor '" + name + "' has invalid data_offsets " + off);
         long begin = off.get(0).asLong(), end = off.get(1).asLong();
-        if (begin < 0 || end < begin || end > dataSize)
+        if (begin < 0 || end < begin)
+            throw bad(path, "tensor '" + name + "' has invalid data_offsets [" + begin + ", " + end + "]");
+        if (end > dataSize)
             throw bad(path, "tensor '" + name + "' has data_offsets [" + begin + ", " + end
-                    + "] outside the data area of " + dataSize + " bytes");
+                    + "] outside the data area of " + dataSize + " bytes (truncated file? download it again)");
         TensorSpec spec = new TensorSpec(dtype, shape);
         long expected;
         try {
@@ -160,6 +201,7 @@ public final class SafetensorsFile implements AutoCloseable {
     public Map<String, Entry> entries() { return entries; }
 
     public Entry entry(String name) {
+        if (closed) throw new WeightsException("safetensors file " + path + " is closed; cannot read tensor '" + name + "'");
         Entry e = entries.get(name);
         if (e == null) throw new WeightsException("safetensors file " + path + " has no tensor '" + name + "'");
         return e;
@@ -174,14 +216,35 @@ public final class SafetensorsFile implements AutoCloseable {
     /** A new CPU tensor with a copy of the stored values in their stored dtype. */
     public Tensor tensor(String name) {
         Entry e = entry(name);
-        Tensor t = torch.empty(e.spec().shape(), new TensorOptions(e.spec().dtype().scalarType()), new MemoryFormatOptional());
         long n = e.end() - e.begin();
+        if (n > 0 && e.spec().dtype() == DType.BOOL) checkBools(name, data.asSlice(e.begin(), n));
+        Tensor t = torch.empty(e.spec().shape(), new TensorOptions(e.spec().dtype().scalarType()), new MemoryFormatOptional());
         if (n > 0) {
+            if (t.nbytes() != n) // cannot happen after parseEntry; guards the native copy below
+                throw bad(path, "tensor '" + name + "' needs " + t.nbytes() + " bytes but spans " + n);
             MemorySegment dst = MemorySegment.ofAddress(t.data_ptr().address()).reinterpret(n);
-            MemorySegment.copy(data, e.begin(), dst, 0, n);
+            try {
+                MemorySegment.copy(data, e.begin(), dst, 0, n);
+            } catch (IllegalStateException closedMeanwhile) {
+                throw new WeightsException("safetensors file " + path + " was closed while reading tensor '" + name + "'");
+            }
         }
         return t;
     }
 
-    @Override public void close() { arena.close(); }
+    /** libtorch assumes a bool byte is 0 or 1; anything else is refused rather than handed on. */
+    private void checkBools(String name, MemorySegment bytes) {
+        for (long i = 0; i < bytes.byteSize(); i++) {
+            byte b = bytes.get(ValueLayout.JAVA_BYTE, i);
+            if (b != 0 && b != 1)
+                throw bad(path, "tensor '" + name + "' is BOOL but byte " + i + " holds " + (b & 0xff) + " (only 0 and 1 are booleans)");
+        }
+    }
+
+    /** Unmaps the file; idempotent. Tensors returned by {@link #tensor} stay valid (they are copies). */
+    @Override public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        arena.close();
+    }
 }

@@ -74,7 +74,8 @@ public final class Weights {
 
     private Tensor convert(Tensor stored, ScalarType dtype) {
         boolean sameType = Ops.same(stored.scalar_type(), dtype);
-        boolean sameDevice = stored.device().type().value == device.type().value && stored.device().index() == device.index();
+        boolean sameDevice = stored.device().type().value == device.type().value
+                && (!device.has_index() || stored.device().index() == device.index());
         if (sameType && sameDevice) return stored;
         return stored.to(device, dtype, false, false, new MemoryFormatOptional());
     }
