@@ -25,6 +25,7 @@ class ParityTest {
 
     static {
         // one line per kind
+        KINDS.put("unipc_schedule", new UnipcScheduleKind());
     }
 
     static Path parityDir() {
