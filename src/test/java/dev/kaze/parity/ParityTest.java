@@ -27,6 +27,7 @@ class ParityTest {
         // one line per kind
         KINDS.put("dit_forward", new DitForwardKind());
         KINDS.put("dit_nag_forward", new DitForwardKind());
+        KINDS.put("unipc_schedule", new UnipcScheduleKind());
     }
 
     static Path parityDir() {
