@@ -47,9 +47,10 @@ public final class DenoisingLoop {
      */
     public Tensor sample(Tensor noise, Conditioning cond, Guidance guidance, Schedule schedule,
                          StepListener listener, BooleanSupplier cancelRequested) {
-        FlowUniPcScheduler scheduler = new FlowUniPcScheduler();
-        scheduler.setTimesteps(schedule.steps(), schedule.shift());
-        return run(scheduler, noise, cond, guidance, listener, cancelRequested);
+        try (FlowUniPcScheduler scheduler = new FlowUniPcScheduler()) {
+            scheduler.setTimesteps(schedule.steps(), schedule.shift());
+            return run(scheduler, noise, cond, guidance, listener, cancelRequested);
+        }
     }
 
     /** Continues from the scheduler's current step with the given latent (for resumed renders). */

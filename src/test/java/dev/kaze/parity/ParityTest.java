@@ -28,6 +28,8 @@ class ParityTest {
         KINDS.put("dit_forward", new DitForwardKind());
         KINDS.put("dit_nag_forward", new DitForwardKind());
         KINDS.put("unipc_schedule", new UnipcScheduleKind());
+        KINDS.put("sample", new SampleKind());
+        KINDS.put("dit_lora_forward", new LoraForwardKind());
     }
 
     static Path parityDir() {
