@@ -144,7 +144,9 @@ final class LoraKeys {
         if (found.size() == 1) return found.getFirst();
         if (found.size() > 1)
             return new Unmapped("is ambiguous: it could patch '" + found.get(0).target() + "' or '" + found.get(1).target() + "'");
-        if (tried.isEmpty()) return new Unmapped("names no module of the model");
+        if (tried.isEmpty())
+            return new Unmapped("names no module of the model (a musubi name is 'lora_unet_' + the module name with '_' for '.', "
+                    + "e.g. lora_unet_blocks_0_self_attn_q)");
         return new Unmapped("addresses no parameter of the model (looked for " + String.join(" and ", tried.stream().map(t -> "'" + t + "'").toList()) + ")");
     }
 
