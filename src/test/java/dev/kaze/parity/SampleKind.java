@@ -5,7 +5,6 @@ import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
 import dev.kaze.tensor.Checkpoint;
-import dev.kaze.tensor.TensorSource;
 import org.bytedeco.pytorch.Tensor;
 
 import java.util.ArrayList;
@@ -20,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class SampleKind implements ParityKind {
     @Override public void check(ParityCase c) {
         try (Checkpoint ckpt = Checkpoint.open(c.fixture("weights"));
-             WanDit dit = DitForwardKind.load(c, LoraForwardKind.withLoras(c, ckpt), ckpt)) {
+             LoraForwardKind.Merged merged = LoraForwardKind.withLoras(c, ckpt);
+             WanDit dit = DitForwardKind.load(c, merged.source(), ckpt)) {
             List<Integer> steps = new ArrayList<>();
             Tensor out = sample(c, dit, (step, total, seconds) -> steps.add(step), () -> false);
             c.assertClose(c.name(), out, c.tensor("expected"));
