@@ -1,5 +1,6 @@
 package dev.kaze.tensor;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
@@ -53,12 +54,18 @@ public final class Weights {
                     + ", expected " + TensorSpec.format(shape));
             return placeholder(dtype, shape);
         }
-        Tensor stored = source.load(key);
+        // Load and convert in a scope of their own, so the stored host copy is freed at once
+        // (peak host memory stays one tensor above the model); the result goes to the caller's scope.
+        PointerScope outer = PointerScope.getInnerScope();
         Tensor result;
-        if (stored.is_meta()) {
-            result = Ops.same(stored.scalar_type(), dtype) ? stored : placeholder(dtype, shape);
-        } else {
-            result = convert(stored, dtype);
+        try (PointerScope inner = new PointerScope()) {
+            Tensor stored = source.load(key);
+            if (stored.is_meta()) {
+                result = Ops.same(stored.scalar_type(), dtype) ? stored : placeholder(dtype, shape);
+            } else {
+                result = convert(stored, dtype);
+            }
+            if (outer != null) outer.attach(result); else result.retainReference();
         }
         handedOut.add(result);
         return result;
