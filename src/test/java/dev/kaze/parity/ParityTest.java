@@ -27,6 +27,7 @@ class ParityTest {
         // one line per kind
         KINDS.put("dit_forward", new DitForwardKind());
         KINDS.put("dit_nag_forward", new DitForwardKind());
+        KINDS.put("t5_encode", new T5EncodeKind());
     }
 
     static Path parityDir() {
