@@ -30,6 +30,7 @@ class ParityTest {
         KINDS.put("unipc_schedule", new UnipcScheduleKind());
         KINDS.put("sample", new SampleKind());
         KINDS.put("dit_lora_forward", new LoraForwardKind());
+        KINDS.put("t5_encode", new T5EncodeKind());
     }
 
     static Path parityDir() {
