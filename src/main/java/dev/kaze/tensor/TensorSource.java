@@ -25,4 +25,14 @@ public interface TensorSource extends AutoCloseable {
     String describe();
 
     @Override default void close() {}
+
+    /**
+     * Opens a checkpoint by its file name: a {@code torch.save} zip ({@code .pth}, {@code .pt}) or
+     * safetensors (a file, a {@code .safetensors.index.json}, or a directory holding one).
+     */
+    static TensorSource open(java.nio.file.Path path) {
+        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".pth") || name.endsWith(".pt")) return PthFile.open(path);
+        return Checkpoint.open(path);
+    }
 }

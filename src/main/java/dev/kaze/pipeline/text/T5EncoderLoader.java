@@ -33,14 +33,14 @@ public final class T5EncoderLoader {
     public static final String CONFIG_METADATA = "config";
 
     /**
-     * Opens a T5 checkpoint (.safetensors, either key layout) and builds the encoder on
+     * Opens a T5 checkpoint (.pth or .safetensors, either key layout) and builds the encoder on
      * {@code device} with weights in {@code dtype}. The config comes from the file's metadata, or
      * is read off the tensor shapes when the file has none (ComfyUI repacks).
      */
     public static T5Encoder open(Path file, Device device, ScalarType dtype) {
-        try (Checkpoint checkpoint = Checkpoint.open(file)) {
-            TensorSource source = wanKeys(checkpoint);
-            String json = checkpoint.metadata().get(CONFIG_METADATA);
+        try (TensorSource stored = TensorSource.open(file)) {
+            TensorSource source = wanKeys(stored);
+            String json = stored instanceof Checkpoint c ? c.metadata().get(CONFIG_METADATA) : null;
             T5Config config;
             try {
                 config = json != null ? T5Config.fromJson(json, file.toString()) : inferConfig(source);
