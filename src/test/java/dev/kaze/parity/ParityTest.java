@@ -25,6 +25,9 @@ class ParityTest {
 
     static {
         // one line per kind
+        KINDS.put("vae_encode", new VaeEncodeKind());
+        KINDS.put("vae_decode", new VaeDecodeKind());
+        KINDS.put("pipeline_frames", new PipelineFramesKind());
     }
 
     static Path parityDir() {
