@@ -32,6 +32,7 @@ public final class WanVae implements AutoCloseable {
     private final VaeConfig config;
     private final LatentScale latentScale;
     private final ScalarType dtype;
+    private final Device device;
     private final Encoder3d encoder;
     private final CausalConv3d conv1;
     private final CausalConv3d conv2;
@@ -39,12 +40,13 @@ public final class WanVae implements AutoCloseable {
     private final Tensor mean;     // mean: [1, z, 1, 1, 1] float32
     private final Tensor invStd;   // invStd: [1, z, 1, 1, 1] float32, 1/std as the reference's scale[1]
 
-    private WanVae(PointerScope scope, VaeConfig config, LatentScale latentScale, ScalarType dtype, VaeLoader.Parts parts,
-                   Tensor mean, Tensor invStd) {
+    private WanVae(PointerScope scope, VaeConfig config, LatentScale latentScale, ScalarType dtype, Device device,
+                   VaeLoader.Parts parts, Tensor mean, Tensor invStd) {
         this.scope = scope;
         this.config = config;
         this.latentScale = latentScale;
         this.dtype = dtype;
+        this.device = device;
         this.encoder = parts.encoder();
         this.conv1 = parts.conv1();
         this.conv2 = parts.conv2();
@@ -89,7 +91,7 @@ public final class WanVae implements AutoCloseable {
             Tensor mean = constant(latentScale.mean(), weights.device());
             Tensor invStd = constant(latentScale.std(), weights.device()).reciprocal();
             scope.extend().close();   // leave the scope stack but keep the weights until close()
-            return new WanVae(scope, config, latentScale, dtype, parts, mean, invStd);
+            return new WanVae(scope, config, latentScale, dtype, weights.device(), parts, mean, invStd);
         } catch (RuntimeException e) {
             scope.close();
             throw e;
@@ -111,20 +113,20 @@ public final class WanVae implements AutoCloseable {
      * frames that do not fill a chunk of 4 are ignored. The result belongs to the caller's pointer scope.
      */
     public Tensor encode(Tensor video) {
-        if (video.dim() != 5 || video.size(1) != 3)
-            throw new IllegalArgumentException("VAE encode expects video [B, 3, T, H, W], got " + shape(video));
+        if (video.dim() != 5 || video.size(1) != 3 || video.size(2) < 1)
+            throw new IllegalArgumentException("VAE encode expects video [B, 3, T, H, W] with T >= 1, got " + shape(video));
         PointerScope outer = PointerScope.getInnerScope();
         int ts = config.temporalStride();
         Tensor result;
         try (PointerScope call = new PointerScope(); FeatureCache cache = new FeatureCache()) {
-            Tensor x = video.to(dtype);                                              // x: [B, 3, T, H, W]
+            Tensor x = video.to(device, dtype);                                            // x: [B, 3, T, H, W]
             long t = x.size(2);
             long iter = 1 + (t - 1) / ts;
             List<Tensor> outs = new ArrayList<>();
             for (long i = 0; i < iter; i++) {
                 try (PointerScope chunk = new PointerScope()) {
                     Tensor xi = i == 0 ? x.narrow(2, 0, 1) : x.narrow(2, 1 + ts * (i - 1), ts); // xi: [B, 3, 1|4, H, W]
-                    Tensor out = encoder.forward(xi, cache);                          // out: [B, 2z, 1, H/8, W/8]
+                    Tensor out = encoder.forward(xi, cache);                          // out: [B, 2z, 1, H/8, W/8] (Wan2.1 strides)
                     call.attach(out);
                     outs.add(out);
                 }
@@ -164,11 +166,11 @@ public final class WanVae implements AutoCloseable {
      * per-layer caches are alive at any time.
      */
     public void decode(Tensor latent, Consumer<Tensor> frames) {
-        if (latent.dim() != 5 || latent.size(1) != config.zDim())
-            throw new IllegalArgumentException("VAE decode expects latents [B, " + config.zDim() + ", F, h, w], got "
+        if (latent.dim() != 5 || latent.size(1) != config.zDim() || latent.size(2) < 1)
+            throw new IllegalArgumentException("VAE decode expects latents [B, " + config.zDim() + ", F, h, w] with F >= 1, got "
                     + shape(latent));
         try (PointerScope call = new PointerScope(); FeatureCache cache = new FeatureCache()) {
-            Tensor z = latent.to(ScalarType.Float).div(invStd).add(mean);           // z: [B, z, F, h, w]
+            Tensor z = latent.to(device, ScalarType.Float).div(invStd).add(mean);         // z: [B, z, F, h, w]
             Tensor x = conv2.forward(z.to(dtype), (Tensor) null);                    // x: [B, z, F, h, w]
             long iter = x.size(2);
             for (long i = 0; i < iter; i++) {
@@ -203,7 +205,7 @@ public final class WanVae implements AutoCloseable {
         return x.clamp(new ScalarOptional(new Scalar(-1.0)), new ScalarOptional(new Scalar(1.0)));
     }
 
-    /** Moves t (made inside a scope about to close) into outer, or hands it to the GC when there is none. */
+    /** Moves t (made inside a scope about to close) into outer, or keeps it alive past that scope when there is none. */
     private static void keep(Tensor t, PointerScope outer) {
         if (outer != null) outer.attach(t);
         else t.retainReference();
