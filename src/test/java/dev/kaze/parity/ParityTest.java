@@ -31,6 +31,9 @@ class ParityTest {
         KINDS.put("sample", new SampleKind());
         KINDS.put("dit_lora_forward", new LoraForwardKind());
         KINDS.put("t5_encode", new T5EncodeKind());
+        KINDS.put("vae_encode", new VaeEncodeKind());
+        KINDS.put("vae_decode", new VaeDecodeKind());
+        KINDS.put("pipeline_frames", new PipelineFramesKind());
     }
 
     static Path parityDir() {
