@@ -2,6 +2,7 @@
 package dev.kaze.pipeline.vae;
 
 import dev.kaze.tensor.Checkpoint;
+import dev.kaze.tensor.TensorSource;
 import dev.kaze.tensor.Weights;
 import dev.kaze.tensor.WeightsException;
 import org.bytedeco.javacpp.FloatPointer;
@@ -56,13 +57,13 @@ public final class WanVae implements AutoCloseable {
     }
 
     /**
-     * Loads a VAE checkpoint (.safetensors, e.g. wan_2.1_vae.safetensors). The shape comes from the
+     * Loads a VAE checkpoint (Wan2.1_VAE.pth or a .safetensors such as wan_2.1_vae.safetensors). The shape comes from the
      * file's metadata entry {@code config} when present, else the Wan2.1 preset; the latent
      * normalisation from that entry's {@code latents_mean}/{@code latents_std}, else {@link LatentScale#WAN21}.
      */
     public static WanVae load(Path file, Device device, ScalarType dtype) {
-        try (Checkpoint ckpt = Checkpoint.open(file)) {
-            String json = ckpt.metadata().get("config");
+        try (TensorSource ckpt = TensorSource.open(file)) {
+            String json = ckpt instanceof Checkpoint c ? c.metadata().get("config") : null;
             VaeConfig config;
             LatentScale latentScale;
             try {
