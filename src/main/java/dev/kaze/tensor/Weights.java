@@ -20,22 +20,44 @@ import java.util.Set;
  * unconsumed key at once, each with the file it concerns.
  */
 public final class Weights {
-    private final TensorSource source;
+    private final TensorSource source;         // null for generated weights
+    private final Initializer initializer;     // null for weights read from a source
     private final Device device;
     private final Set<String> consumed = new LinkedHashSet<>();
     private final List<String> problems = new ArrayList<>();
     private final List<Tensor> handedOut = new ArrayList<>();
+    private final java.util.Map<String, Tensor> generated = new java.util.LinkedHashMap<>();
 
     public Weights(TensorSource source, Device device) {
+        this(source, null, device);
+    }
+
+    private Weights(TensorSource source, Initializer initializer, Device device) {
         this.source = source;
+        this.initializer = initializer;
         this.device = device;
+    }
+
+    /** Values for a parameter that no file holds: a model built from seeded random weights. */
+    @FunctionalInterface
+    public interface Initializer {
+        /** Row-major values for key with the given shape (length = product of shape). */
+        float[] values(String key, long[] shape);
+    }
+
+    /**
+     * Weights generated on demand for whatever a builder takes (the built-in preview model):
+     * every key and shape the builder asks for is accepted and filled by the initializer.
+     */
+    public static Weights generated(Initializer initializer, Device device) {
+        return new Weights(null, initializer, device);
     }
 
     public TensorSource source() { return source; }
 
     public Device device() { return device; }
 
-    public boolean has(String key) { return source.spec(key) != null; }
+    public boolean has(String key) { return source == null || source.spec(key) != null; }
 
     /**
      * The tensor stored under key, checked against the expected shape and converted to dtype on
@@ -43,6 +65,7 @@ public final class Weights {
      * placeholder, so the build goes on and {@link #finish()} can list every problem.
      */
     public Tensor take(String key, ScalarType dtype, long... shape) {
+        if (initializer != null) return generate(key, dtype, shape);
         TensorSpec spec = source.spec(key);
         if (spec == null) {
             problems.add("missing key '" + key + "' (expected shape " + TensorSpec.format(shape) + ") in " + source.describe());
@@ -79,6 +102,28 @@ public final class Weights {
      */
     public OwnedTensors keep() { return new OwnedTensors(handedOut); }
 
+    private Tensor generate(String key, ScalarType dtype, long[] shape) {
+        float[] values = initializer.values(key, shape.clone());
+        long n = 1;
+        for (long d : shape) n *= d;
+        if (values.length != n)
+            throw new IllegalStateException("initializer gave " + values.length + " values for '" + key + "' of shape " + TensorSpec.format(shape));
+        PointerScope outer = PointerScope.getInnerScope();
+        Tensor result;
+        try (PointerScope inner = new PointerScope()) {
+            Tensor host = torch.empty(shape, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
+            if (n > 0) host.data_ptr_float().put(values);
+            result = convert(host, dtype);
+            if (outer != null) outer.attach(result); else result.retainReference();
+        }
+        handedOut.add(result);
+        generated.put(key, result);
+        return result;
+    }
+
+    /** For generated weights: every key taken so far with its tensor, in order. */
+    public java.util.Map<String, Tensor> generatedTensors() { return java.util.Collections.unmodifiableMap(generated); }
+
     private Tensor convert(Tensor stored, ScalarType dtype) {
         boolean sameType = Ops.same(stored.scalar_type(), dtype);
         boolean sameDevice = stored.device().type().value == device.type().value
@@ -94,6 +139,7 @@ public final class Weights {
 
     /** Every problem so far plus every key nobody took; throws when there is any. */
     public void finish() {
+        if (source == null) return;
         List<String> all = new ArrayList<>(problems);
         for (String k : source.keys())
             if (!consumed.contains(k)) all.add("unexpected key '" + k + "' in " + source.origin(k) + " (the model has no such parameter)");

@@ -82,6 +82,35 @@ public record DitConfig(int[] patchSize, int textLen, int inDim, int dim, int ff
                 n.has("eps") ? n.get("eps").asDouble() : 1e-6);
     }
 
+    /**
+     * Reads the configuration off a checkpoint's tensor shapes (ComfyUI single files carry no
+     * config.json): dim from head.modulation, heads = dim/128, ffn_dim, layers, in/out/text/freq dims.
+     */
+    public static DitConfig detect(dev.kaze.tensor.TensorSource source) {
+        var mod = source.spec("head.modulation");
+        if (mod == null)
+            throw new IllegalArgumentException(source.describe() + " is not a Wan2.1 DiT checkpoint: it has no head.modulation tensor");
+        if (source.keys().stream().anyMatch(k -> k.startsWith("img_emb.")))
+            throw new IllegalArgumentException(source.describe() + " is an image-to-video DiT (it has img_emb.*); Kaze runs text-to-video models");
+        int dim = (int) last(mod.shape());
+        int layers = (int) source.keys().stream().filter(k -> k.startsWith("blocks."))
+                .map(k -> k.substring(7, k.indexOf('.', 7))).distinct().count();
+        long[] patch = dim(source, "patch_embedding.weight");
+        int outDim = (int) dim(source, "head.head.weight")[0] / (int) (patch[2] * patch[3] * patch[4]);
+        return new DitConfig(new int[]{(int) patch[2], (int) patch[3], (int) patch[4]}, 512, (int) patch[1], dim,
+                (int) dim(source, "blocks.0.ffn.0.weight")[0], (int) dim(source, "time_embedding.0.weight")[1],
+                (int) dim(source, "text_embedding.0.weight")[1], outDim, dim / 128, layers,
+                source.spec("blocks.0.self_attn.norm_q.weight") != null, source.spec("blocks.0.norm3.weight") != null, 1e-6);
+    }
+
+    private static long[] dim(dev.kaze.tensor.TensorSource source, String key) {
+        var spec = source.spec(key);
+        if (spec == null) throw new IllegalArgumentException(source.describe() + " has no tensor '" + key + "'; it is not a complete Wan2.1 DiT");
+        return spec.shape();
+    }
+
+    private static long last(long[] shape) { return shape[shape.length - 1]; }
+
     private static int intOr(JsonNode n, String key, int fallback) {
         JsonNode v = n.get(key);
         if (v == null) return fallback;

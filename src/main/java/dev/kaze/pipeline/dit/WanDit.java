@@ -61,8 +61,12 @@ public final class WanDit implements AutoCloseable {
      * unexpected keys.
      */
     public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype) {
+        return build(cfg, new Weights(source, device), dtype);
+    }
+
+    /** Builds the model from weights (a checkpoint's, or generated ones for the preview model). */
+    public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype) {
         try (PointerScope scope = new PointerScope()) {
-            Weights w = new Weights(source, device);
             ScalarType f32 = ScalarType.Float;
             long c = cfg.dim(), ffn = cfg.ffnDim();
             int[] p = cfg.patchSize();

@@ -1,0 +1,84 @@
+package dev.kaze.pipeline;
+
+import dev.kaze.pipeline.guidance.Guidance;
+import dev.kaze.pipeline.guidance.Nag;
+
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * One text-to-video request, validated. Null fields take the recipe's defaults through
+ * {@link #resolve}; the result is what the job records.
+ *
+ * @param loras null for the model's default stack; an empty list for none
+ * @param seed  null for a random seed (the resolved request records the one used)
+ */
+public record GenerateRequest(String prompt, String negativePrompt, Integer width, Integer height, Integer frames,
+                              Integer fps, Integer steps, Double shift, Long seed, Guidance guidance,
+                              List<LoraRef> loras) {
+    public static final int MAX_PROMPT_CHARS = 4000;
+    public static final int MAX_SIDE = 2048;
+    public static final int MAX_FRAMES = 201;
+    private static final Pattern LORA_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+    /** A LoRA from the catalog by name, with its strength. */
+    public record LoraRef(String name, double strength) {
+        public LoraRef {
+            if (name == null || !LORA_NAME.matcher(name).matches() || name.contains(".."))
+                throw new IllegalArgumentException("loras: name '" + name + "' is not a catalog name (letters, digits, '.', '_', '-'; no paths)");
+            if (!Double.isFinite(strength) || Math.abs(strength) > 10)
+                throw new IllegalArgumentException("loras: strength of '" + name + "' must be a finite number in [-10, 10], got " + strength);
+        }
+    }
+
+    public GenerateRequest {
+        if (prompt == null || prompt.isBlank()) throw new IllegalArgumentException("prompt: must not be empty");
+        if (prompt.length() > MAX_PROMPT_CHARS)
+            throw new IllegalArgumentException("prompt: at most " + MAX_PROMPT_CHARS + " characters, got " + prompt.length());
+        if (negativePrompt != null && negativePrompt.length() > MAX_PROMPT_CHARS)
+            throw new IllegalArgumentException("negative_prompt: at most " + MAX_PROMPT_CHARS + " characters, got " + negativePrompt.length());
+        side("width", width);
+        side("height", height);
+        if (frames != null && (frames < 1 || frames > MAX_FRAMES || (frames - 1) % 4 != 0))
+            throw new IllegalArgumentException("frames: must be 4k+1 between 1 and " + MAX_FRAMES + " (e.g. 81), got " + frames);
+        if (fps != null && (fps < 1 || fps > 60)) throw new IllegalArgumentException("fps: must be between 1 and 60, got " + fps);
+        if (steps != null && (steps < 1 || steps > 100)) throw new IllegalArgumentException("steps: must be between 1 and 100, got " + steps);
+        if (shift != null && (!Double.isFinite(shift) || shift <= 0 || shift > 100))
+            throw new IllegalArgumentException("shift: must be a finite number in (0, 100], got " + shift);
+        if (seed != null && seed < 0) throw new IllegalArgumentException("seed: must be a non-negative integer, got " + seed);
+        if (loras != null) {
+            if (loras.size() > 8) throw new IllegalArgumentException("loras: at most 8, got " + loras.size());
+            if (loras.stream().anyMatch(java.util.Objects::isNull)) throw new IllegalArgumentException("loras: entries must not be null");
+            loras = List.copyOf(loras);
+        }
+    }
+
+    private static void side(String name, Integer v) {
+        if (v != null && (v < 16 || v > MAX_SIDE || v % 16 != 0))
+            throw new IllegalArgumentException(name + ": must be a multiple of 16 between 16 and " + MAX_SIDE + ", got " + v);
+    }
+
+    /** A request with only a prompt; everything else from the recipe. */
+    public static GenerateRequest of(String prompt) {
+        return new GenerateRequest(prompt, null, null, null, null, null, null, null, null, null, null);
+    }
+
+    /** Every default filled in: the request as it will run. */
+    public Resolved resolve(List<LoraRef> defaultLoras, long randomSeed) {
+        String full = Recipe.withTrigger(prompt);
+        return new Resolved(full, !full.equals(prompt.strip()), Recipe.negativePrompt(negativePrompt),
+                width == null ? Recipe.WIDTH : width, height == null ? Recipe.HEIGHT : height,
+                frames == null ? Recipe.FRAMES : frames, fps == null ? Recipe.FPS : fps,
+                steps == null ? Recipe.STEPS : steps, shift == null ? Recipe.SHIFT : shift,
+                seed == null ? randomSeed : seed,
+                guidance == null ? new Nag(Recipe.NAG_SCALE, Recipe.NAG_TAU, Recipe.NAG_ALPHA) : guidance,
+                loras == null ? List.copyOf(defaultLoras) : loras);
+    }
+
+    /** The request as run: the trigger phrase applied, the recipe's negative prompt, every default filled in. */
+    public record Resolved(String prompt, boolean triggerAdded, String negativePrompt, int width, int height, int frames,
+                           int fps, int steps, double shift, long seed, Guidance guidance, List<LoraRef> loras) {
+        /** Latent frames: (frames - 1)/4 + 1. */
+        public int latentFrames() { return (frames - 1) / 4 + 1; }
+    }
+}

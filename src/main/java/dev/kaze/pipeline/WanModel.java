@@ -1,0 +1,151 @@
+package dev.kaze.pipeline;
+
+import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.WanDit;
+import dev.kaze.pipeline.lora.LoraFile;
+import dev.kaze.pipeline.lora.LoraStack;
+import dev.kaze.pipeline.text.ByteTokenizer;
+import dev.kaze.pipeline.text.HfTokenizer;
+import dev.kaze.pipeline.text.PromptTokenizer;
+import dev.kaze.pipeline.text.T5Encoder;
+import dev.kaze.pipeline.text.T5EncoderLoader;
+import dev.kaze.pipeline.vae.LatentScale;
+import dev.kaze.pipeline.vae.WanVae;
+import dev.kaze.tensor.TensorMap;
+import dev.kaze.tensor.TensorSource;
+import dev.kaze.tensor.Weights;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A loaded text-to-video model: tokenizer, umT5, the DiT's base weights (with the DiT built for
+ * the LoRA stack in use), the VAE and the LoRA catalog. Not thread-safe: one device worker uses it.
+ */
+public final class WanModel implements AutoCloseable {
+    private final String id;
+    private final PromptTokenizer tokenizer;
+    private final T5Encoder t5;
+    private final DitConfig ditConfig;
+    private final TensorSource ditBase;
+    private final WanVae vae;
+    private final LoraCatalog loras;
+    private final List<GenerateRequest.LoraRef> defaultLoras;
+    private final Device device;
+    private final ScalarType dtype;
+    private WanDit dit;
+    private List<GenerateRequest.LoraRef> ditStack;
+
+    private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
+                     WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype) {
+        this.id = id;
+        this.tokenizer = tokenizer;
+        this.t5 = t5;
+        this.ditConfig = ditConfig;
+        this.ditBase = ditBase;
+        this.vae = vae;
+        this.loras = loras;
+        this.defaultLoras = List.copyOf(defaultLoras);
+        this.device = device;
+        this.dtype = dtype;
+    }
+
+    /** The built-in preview model (generated weights, byte tokenizer); LoRAs from loraDir if given. */
+    public static WanModel preview(java.nio.file.Path loraDir, Device device) {
+        ScalarType f32 = ScalarType.Float;
+        try (PointerScope scope = new PointerScope()) {
+            Weights.Initializer init = PreviewModel.initializer(PreviewModel.SEED);
+            T5Encoder t5 = T5EncoderLoader.load(Weights.generated(init, device), PreviewModel.T5, f32);
+            Weights ditWeights = Weights.generated(init, device);
+            WanDit dit = WanDit.build(PreviewModel.DIT, ditWeights, f32);
+            // the base weights stay as a source for LoRA stacks; the DiT just built serves the empty stack
+            TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", ditWeights.generatedTensors());
+            WanVae vae = WanVae.build(Weights.generated(init, device), PreviewModel.VAE, LatentScale.WAN21, f32);
+            WanModel model = new WanModel(PreviewModel.ID, new ByteTokenizer(PreviewModel.TEXT_LEN), t5, PreviewModel.DIT, ditBase, vae,
+                    new LoraCatalog(loraDir), List.of(), device, f32);
+            model.dit = dit;
+            model.ditStack = List.of();
+            return model;
+        }
+    }
+
+    /** A real model from a directory in the Hugging Face or ComfyUI layout. */
+    public static WanModel open(ModelDirectory.Files files, Device device, ScalarType dtype) {
+        PromptTokenizer tokenizer = null;
+        T5Encoder t5 = null;
+        TensorSource ditBase = null;
+        try {
+            DitConfig cfg = files.ditConfig() != null ? DitConfig.read(files.ditConfig()) : null;
+            ditBase = TensorSource.open(files.dit());
+            if (cfg == null) cfg = DitConfig.detect(ditBase);
+            tokenizer = HfTokenizer.open(files.tokenizer(), cfg.textLen());
+            t5 = T5EncoderLoader.open(files.textEncoder(), device, dtype);
+            WanVae vae = WanVae.load(files.vae(), device, ScalarType.Float);
+            LoraCatalog catalog = new LoraCatalog(files.loras());
+            List<GenerateRequest.LoraRef> defaults = new ArrayList<>();
+            if (catalog.has(Recipe.STYLE_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.STYLE_LORA, Recipe.STYLE_STRENGTH));
+            if (catalog.has(Recipe.DISTILL_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.DISTILL_LORA, Recipe.DISTILL_STRENGTH));
+            String id = cfg.dim() == 5120 ? "wan2.1-t2v-14b" : cfg.dim() == 1536 ? "wan2.1-t2v-1.3b" : "wan2.1-t2v";
+            return new WanModel(id, tokenizer, t5, cfg, ditBase, vae, catalog, defaults, device, dtype);
+        } catch (RuntimeException e) {
+            if (t5 != null) t5.close();
+            if (tokenizer != null) tokenizer.close();
+            if (ditBase != null) ditBase.close();
+            throw e;
+        }
+    }
+
+    public String id() { return id; }
+
+    public boolean isPreview() { return id.equals(PreviewModel.ID); }
+
+    public PromptTokenizer tokenizer() { return tokenizer; }
+
+    public T5Encoder textEncoder() { return t5; }
+
+    public WanVae vae() { return vae; }
+
+    public LoraCatalog loras() { return loras; }
+
+    public List<GenerateRequest.LoraRef> defaultLoras() { return defaultLoras; }
+
+    public DitConfig ditConfig() { return ditConfig; }
+
+    public Device device() { return device; }
+
+    /**
+     * The DiT with this LoRA stack merged; rebuilt from the pristine base weights when the stack
+     * differs from the last one (never unmerged by subtraction).
+     */
+    public WanDit dit(List<GenerateRequest.LoraRef> stack) {
+        if (dit != null && stack.equals(ditStack)) return dit;
+        List<LoraFile> files = new ArrayList<>();
+        try (PointerScope scope = new PointerScope()) {
+            List<LoraStack.Layer> layers = new ArrayList<>();
+            for (GenerateRequest.LoraRef ref : stack) {
+                LoraFile f = LoraFile.read(loras.resolve(ref.name()), ditBase);
+                files.add(f);
+                layers.add(new LoraStack.Layer(f, ref.strength()));
+            }
+            TensorSource source = layers.isEmpty() ? ditBase : new LoraStack(layers).apply(ditBase);
+            WanDit next = WanDit.load(ditConfig, source, device, dtype);
+            if (dit != null) dit.close();
+            dit = next;
+            ditStack = List.copyOf(stack);
+            return dit;
+        } finally {
+            files.forEach(LoraFile::close);
+        }
+    }
+
+    @Override public void close() {
+        if (dit != null) dit.close();
+        t5.close();
+        vae.close();
+        tokenizer.close();
+        ditBase.close();
+    }
+}

@@ -1,0 +1,104 @@
+// Port of wan/text2video.py, WanT2V.generate, with the LoRA author's recipe as defaults.
+package dev.kaze.pipeline;
+
+import dev.kaze.pipeline.dit.WanDit;
+import dev.kaze.pipeline.guidance.Guidance;
+import dev.kaze.pipeline.guidance.Nag;
+import dev.kaze.pipeline.text.TokenizedPrompt;
+import dev.kaze.pipeline.vae.WanVae;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.security.SecureRandom;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Prompt in, RGB frames out:
+ * 1. resolve the request (trigger phrase, the recipe's negative prompt, defaults);
+ * 2. clean, tokenize and encode the prompt (and the negative prompt when the guidance uses it) with umT5;
+ * 3. build the DiT with the request's LoRA stack and embed the contexts;
+ * 4. seed the noise [16, (F−1)/4+1, H/8, W/8] on a CPU generator (as Kijai's wrapper does);
+ * 5. denoise with UniPC and the chosen guidance;
+ * 6. decode one latent frame at a time and convert to uint8 RGB, round((x+1)·127.5).
+ */
+public final class WanPipeline {
+    private static final SecureRandom SEEDS = new SecureRandom();
+    private final WanModel model;
+
+    public WanPipeline(WanModel model) { this.model = model; }
+
+    public WanModel model() { return model; }
+
+    /** Fills in the defaults without running anything (what a job records when it is queued). */
+    public GenerateRequest.Resolved resolve(GenerateRequest request) {
+        GenerateRequest.Resolved r = request.resolve(model.defaultLoras(), SEEDS.nextLong(0, 1L << 53));
+        for (GenerateRequest.LoraRef ref : r.loras()) model.loras().resolve(ref.name());   // unknown names fail here
+        return r;
+    }
+
+    public synchronized GeneratedVideo generate(GenerateRequest request, GenerationListener listener, BooleanSupplier cancelRequested) {
+        return generate(resolve(request), listener, cancelRequested);
+    }
+
+    public synchronized GeneratedVideo generate(GenerateRequest.Resolved r, GenerationListener listener, BooleanSupplier cancelRequested) {
+        try (PointerScope scope = new PointerScope()) {
+            listener.onStage(GenerationListener.Stage.TEXT);
+            WanDit dit = model.dit(r.loras());
+            Tensor context = dit.embedContext(encode(r.prompt()));                          // [1, text_len, C]
+            boolean negativeUsed = r.guidance() instanceof Nag n && n.active()
+                    || r.guidance() instanceof Guidance.Cfg c && c.active();
+            Tensor negative = negativeUsed ? dit.embedContext(encode(r.negativePrompt())) : null;
+            if (cancelRequested.getAsBoolean()) throw new CancelledException(0);
+
+            Tensor noise = noise(r);                                                         // [16, F', H/8, W/8]
+            listener.onStage(GenerationListener.Stage.DENOISE);
+            Tensor latent = new DenoisingLoop(dit).sample(noise, new DenoisingLoop.Conditioning(context, negative),
+                    r.guidance(), new DenoisingLoop.Schedule(r.steps(), r.shift()), listener, cancelRequested);
+            if (cancelRequested.getAsBoolean()) throw new CancelledException(r.steps());
+
+            listener.onStage(GenerationListener.Stage.DECODE);
+            return new GeneratedVideo(r, model.id(), r.frames(), r.height(), r.width(), r.fps(), decode(latent, r));
+        }
+    }
+
+    /** The trimmed umT5 output [L, dim] of one prompt (cleaned, tokenized, padded, masked). */
+    Tensor encode(String prompt) {
+        TokenizedPrompt tp = model.tokenizer().tokenize(prompt);
+        Tensor ids = longs(tp.ids()).view(1, -1);                                            // [1, text_len]
+        Tensor mask = longs(tp.mask()).view(1, -1);                                          // [1, text_len]
+        return model.textEncoder().encodeTrimmed(ids.to(model.device(), ScalarType.Long), mask.to(model.device(), ScalarType.Long));
+    }
+
+    private static Tensor longs(long[] values) {
+        try (LongPointer data = new LongPointer(values)) {
+            return torch.from_blob(data, new long[]{values.length}, new TensorOptions(ScalarType.Long)).clone();
+        }
+    }
+
+    /** Seeded standard normal noise in float32, generated on the CPU so every device gives the same start. */
+    Tensor noise(GenerateRequest.Resolved r) {
+        long[] shape = {model.ditConfig().inDim(), r.latentFrames(), r.height() / 8, r.width() / 8};
+        Tensor n = torch.randn(shape, new GeneratorOptional(torch.make_generator_cpu(r.seed())), new TensorOptions(ScalarType.Float));
+        return n.to(model.device(), ScalarType.Float);
+    }
+
+    private byte[] decode(Tensor latent, GenerateRequest.Resolved r) {
+        WanVae vae = model.vae();
+        byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(r.frames(), r.height() * r.width()), 3)];
+        int[] written = {0};
+        vae.decode(latent.unsqueeze(0), chunk -> {                                           // chunk: [1, 3, n, H, W]
+            Tensor frames = WanVae.toUint8Frames(chunk).contiguous().cpu();                  // [n, H, W, 3] uint8
+            int bytes = Math.toIntExact(frames.numel());
+            frames.data_ptr_byte().get(rgb, written[0], bytes);
+            written[0] += bytes;
+        });
+        if (written[0] != rgb.length)
+            throw new IllegalStateException("the VAE decoded " + written[0] + " bytes, expected " + rgb.length);
+        return rgb;
+    }
+}
