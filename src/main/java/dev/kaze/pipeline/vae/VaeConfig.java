@@ -90,4 +90,36 @@ public record VaeConfig(int dim, int zDim, List<Integer> dimMult, int numResBloc
         for (JsonNode v : a) out.add(v.asBoolean());
         return out;
     }
+
+    /**
+     * Reads the configuration off a checkpoint's tensor shapes (the official Wan2.1_VAE.pth carries
+     * none): dim from encoder.conv1, z_dim from conv2, the stage layout from the encoder's
+     * residual blocks and resamples (a resample with a time_conv downsamples time).
+     */
+    public static VaeConfig detect(dev.kaze.tensor.TensorSource source) {
+        var conv1 = source.spec("encoder.conv1.weight");
+        var conv2 = source.spec("conv2.weight");
+        if (conv1 == null || conv2 == null)
+            throw new IllegalArgumentException(source.describe() + " is not a Wan2.1 VAE checkpoint: it lacks encoder.conv1.weight or conv2.weight");
+        int dim = (int) conv1.shape()[0];
+        int zDim = (int) conv2.shape()[0];
+        List<Integer> mult = new java.util.ArrayList<>();
+        List<Boolean> temporal = new java.util.ArrayList<>();
+        int resBlocks = -1, inStage = 0;
+        for (int i = 0; ; i++) {
+            String p = "encoder.downsamples." + i + ".";
+            var res = source.spec(p + "residual.2.weight");
+            if (res != null) {
+                if (inStage == 0) mult.add((int) (res.shape()[0] / dim));
+                inStage++;
+            } else if (source.spec(p + "resample.1.weight") != null) {
+                if (resBlocks < 0) resBlocks = inStage;
+                temporal.add(source.spec(p + "time_conv.weight") != null);
+                inStage = 0;
+            } else break;
+        }
+        if (resBlocks < 0) resBlocks = inStage;
+        // the last stage's multiplier repeats the channels of the middle block
+        return new VaeConfig(dim, zDim, mult, resBlocks, List.of(), temporal);
+    }
 }

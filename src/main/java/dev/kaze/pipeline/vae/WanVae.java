@@ -58,7 +58,7 @@ public final class WanVae implements AutoCloseable {
 
     /**
      * Loads a VAE checkpoint (Wan2.1_VAE.pth or a .safetensors such as wan_2.1_vae.safetensors). The shape comes from the
-     * file's metadata entry {@code config} when present, else the Wan2.1 preset; the latent
+     * file's metadata entry {@code config} when present, else from the tensor shapes; the latent
      * normalisation from that entry's {@code latents_mean}/{@code latents_std}, else {@link LatentScale#WAN21}.
      */
     public static WanVae load(Path file, Device device, ScalarType dtype) {
@@ -67,7 +67,7 @@ public final class WanVae implements AutoCloseable {
             VaeConfig config;
             LatentScale latentScale;
             try {
-                config = json == null ? VaeConfig.wan21() : VaeConfig.fromJson(json);
+                config = json == null ? VaeConfig.detect(ckpt) : VaeConfig.fromJson(json);
                 latentScale = LatentScale.fromConfigJson(json);
             } catch (IllegalArgumentException e) {
                 throw new WeightsException("VAE checkpoint " + file + " has an unusable 'config' metadata entry: "

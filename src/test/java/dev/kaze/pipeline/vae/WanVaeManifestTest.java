@@ -50,6 +50,8 @@ class WanVaeManifestTest {
     void buildsFromEveryKeyOfThePublishedVae() throws IOException {
         Map<String, TensorSpec> specs = specs(manifest());
         assertEquals(194, specs.size(), "the spec (§3.4) lists 194 tensors");
+        assertEquals(VaeConfig.wan21(), VaeConfig.detect(new ShapeManifest("wan2.1-vae manifest", specs)),
+                "the shapes of Wan2.1_VAE.pth give the Wan2.1 configuration");
         try (PointerScope scope = new PointerScope();
              WanVae vae = WanVae.build(new Weights(new ShapeManifest("wan2.1-vae manifest", specs), CPU),
                      VaeConfig.wan21(), LatentScale.WAN21, torch.ScalarType.Float)) {

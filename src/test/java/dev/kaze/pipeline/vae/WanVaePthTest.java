@@ -24,6 +24,7 @@ class WanVaePthTest {
             assertThat(torch.equal(fromPth.decode(latent), fromSafetensors.decode(latent))).isTrue();
             Tensor video = torch.rand(1, 3, 5, 32, 48).mul(new org.bytedeco.pytorch.Scalar(2)).sub(new org.bytedeco.pytorch.Scalar(1));
             assertThat(torch.equal(fromPth.encode(video), fromSafetensors.encode(video))).isTrue();
+            assertThat(fromPth.config()).isEqualTo(fromSafetensors.config());
         }
     }
 }
