@@ -1,5 +1,6 @@
 package dev.kaze.pipeline.dit;
 
+import dev.kaze.tensor.CheckpointManifests;
 import dev.kaze.tensor.DType;
 import dev.kaze.tensor.ShapeManifest;
 import dev.kaze.tensor.TensorSpec;
@@ -22,20 +23,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The 14B and 1.3B builders expect exactly the keys and shapes of the published checkpoints (meta tensors, no allocation). */
 class DitManifestTest {
-    static JsonNode manifest(String name) throws Exception {
-        Path p = Path.of(System.getProperty("kaze.manifests", "../shared/fixtures/checkpoint-manifests.json"));
-        return JsonMapper.builder().build().readTree(Files.readString(p)).get(name);
-    }
+    static JsonNode manifest(String name) { return CheckpointManifests.entry(name); }
 
-    static Map<String, TensorSpec> specs(JsonNode keys) {
-        Map<String, TensorSpec> specs = new LinkedHashMap<>();
-        for (var e : keys.properties()) {
-            long[] shape = new long[e.getValue().size()];
-            for (int i = 0; i < shape.length; i++) shape[i] = e.getValue().get(i).asLong();
-            specs.put(e.getKey(), new TensorSpec(DType.BF16, shape));
-        }
-        return specs;
-    }
 
     static DitConfig preset(String name) {
         return name.contains("14B") ? DitConfig.WAN_14B : DitConfig.WAN_1_3B;
@@ -52,7 +41,7 @@ class DitManifestTest {
     @CsvSource({"wan2.1-t2v-14B, 1095", "wan2.1-t2v-1.3B, 825"})
     void presetsConsumeExactlyThePublishedKeys(String name, int keyCount) throws Exception {
         JsonNode m = manifest(name);
-        Map<String, TensorSpec> specs = specs(m.get("keys"));
+        Map<String, TensorSpec> specs = CheckpointManifests.specs(m, DType.BF16);
         assertThat(specs).hasSize(keyCount);
         long params = specs.values().stream().mapToLong(TensorSpec::numel).sum();
         assertThat(params).isEqualTo(m.get("parameter_count").asLong());
@@ -68,7 +57,7 @@ class DitManifestTest {
     @ParameterizedTest
     @CsvSource({"wan2.1-t2v-14B", "wan2.1-t2v-1.3B"})
     void aMissingExtraOrMisshapenKeyIsNamed(String name) throws Exception {
-        Map<String, TensorSpec> specs = specs(manifest(name).get("keys"));
+        Map<String, TensorSpec> specs = CheckpointManifests.specs(manifest(name), DType.BF16);
         specs.remove("blocks.7.cross_attn.norm_k.weight");
         specs.put("blocks.3.ffn.0.weight", new TensorSpec(DType.BF16, new long[]{1, 2}));
         specs.put("blocks.0.img_emb.proj.0.weight", new TensorSpec(DType.BF16, new long[]{4}));

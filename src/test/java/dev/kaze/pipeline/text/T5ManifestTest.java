@@ -1,5 +1,6 @@
 package dev.kaze.pipeline.text;
 
+import dev.kaze.tensor.CheckpointManifests;
 import dev.kaze.tensor.DType;
 import dev.kaze.tensor.ShapeManifest;
 import dev.kaze.tensor.TensorSpec;
@@ -28,20 +29,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class T5ManifestTest {
     private static final Device CPU = new Device(torch.DeviceType.CPU);
 
-    private static JsonNode entry() throws Exception {
-        Path manifests = Path.of(System.getProperty("kaze.manifests", "../shared/fixtures/checkpoint-manifests.json"));
-        return JsonMapper.builder().build().readTree(Files.readString(manifests)).get("umt5-xxl-encoder");
-    }
+    private static JsonNode entry() { return CheckpointManifests.entry("umt5-xxl-encoder"); }
 
-    private static Map<String, TensorSpec> specs(JsonNode entry) {
-        Map<String, TensorSpec> specs = new LinkedHashMap<>();
-        for (var e : entry.get("keys").properties()) {
-            long[] shape = new long[e.getValue().size()];
-            for (int i = 0; i < shape.length; i++) shape[i] = e.getValue().get(i).asLong();
-            specs.put(e.getKey(), new TensorSpec(DType.BF16, shape));
-        }
-        return specs;
-    }
+    private static Map<String, TensorSpec> specs(JsonNode entry) { return CheckpointManifests.specs(entry, DType.BF16); }
 
     private static T5Encoder build(Map<String, TensorSpec> specs) {
         ShapeManifest manifest = new ShapeManifest("umt5-xxl-encoder manifest", specs);

@@ -1,5 +1,6 @@
 package dev.kaze.pipeline.vae;
 
+import dev.kaze.tensor.CheckpointManifests;
 import dev.kaze.tensor.DType;
 import dev.kaze.tensor.ShapeManifest;
 import dev.kaze.tensor.TensorSpec;
@@ -26,20 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class WanVaeManifestTest {
     private static final Device CPU = new Device(torch.DeviceType.CPU);
 
-    private static JsonNode manifest() throws IOException {
-        Path file = Path.of(System.getProperty("kaze.manifests", "../shared/fixtures/checkpoint-manifests.json"));
-        return JsonMapper.builder().build().readTree(Files.readString(file)).get("wan2.1-vae");
-    }
+    private static JsonNode manifest() { return CheckpointManifests.entry("wan2.1-vae"); }
 
-    private static Map<String, TensorSpec> specs(JsonNode m) {
-        Map<String, TensorSpec> specs = new LinkedHashMap<>();
-        for (var e : m.get("keys").properties()) {
-            long[] shape = new long[e.getValue().size()];
-            for (int i = 0; i < shape.length; i++) shape[i] = e.getValue().get(i).asLong();
-            specs.put(e.getKey(), new TensorSpec(DType.F32, shape));
-        }
-        return specs;
-    }
+    private static Map<String, TensorSpec> specs(JsonNode m) { return CheckpointManifests.specs(m, DType.F32); }
 
     @Test
     void manifestConfigIsTheWan21Preset() throws IOException {
