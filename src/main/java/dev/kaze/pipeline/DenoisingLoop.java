@@ -53,9 +53,24 @@ public final class DenoisingLoop {
         }
     }
 
+    /** Receives the render's state after a step, to save it (the tensors are valid during the call only). */
+    @FunctionalInterface
+    public interface Checkpoints {
+        Checkpoints NONE = (scheduler, latent, stepsDone) -> {};
+
+        /** latent: [C, F, H, W]; called after stepsDone steps, never after the last. */
+        void save(FlowUniPcScheduler scheduler, Tensor latent, int stepsDone);
+    }
+
     /** Continues from the scheduler's current step with the given latent (for resumed renders). */
     public Tensor run(FlowUniPcScheduler scheduler, Tensor start, Conditioning cond, Guidance guidance,
                       StepListener listener, BooleanSupplier cancelRequested) {
+        return run(scheduler, start, cond, guidance, listener, cancelRequested, Checkpoints.NONE);
+    }
+
+    /** As {@link #run}, offering the state to checkpoints after every step but the last. */
+    public Tensor run(FlowUniPcScheduler scheduler, Tensor start, Conditioning cond, Guidance guidance,
+                      StepListener listener, BooleanSupplier cancelRequested, Checkpoints checkpoints) {
         boolean needsNegative = guidance instanceof Nag n && n.active()
                 || guidance instanceof Guidance.Cfg c && c.active();
         if (needsNegative && cond.negative() == null)
@@ -78,6 +93,11 @@ public final class DenoisingLoop {
                 latent.releaseReference();
                 latent = next;
                 listener.onStep(i + 1, total, (System.nanoTime() - began) / 1e9);
+                if (i + 1 < total) {
+                    try (PointerScope save = new PointerScope()) {
+                        checkpoints.save(scheduler, latent.squeeze(0), i + 1);
+                    }
+                }
             }
             return latent.squeeze(0);                                       // [C, F, H, W], a new handle in the caller's scope
         } finally {

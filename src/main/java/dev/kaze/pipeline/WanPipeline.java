@@ -4,6 +4,7 @@ package dev.kaze.pipeline;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
+import dev.kaze.pipeline.sampling.FlowUniPcScheduler;
 import dev.kaze.pipeline.text.TokenizedPrompt;
 import dev.kaze.pipeline.vae.WanVae;
 import org.bytedeco.javacpp.LongPointer;
@@ -46,6 +47,16 @@ public final class WanPipeline {
     }
 
     public synchronized GeneratedVideo generate(GenerateRequest.Resolved r, GenerationListener listener, BooleanSupplier cancelRequested) {
+        return generate(r, listener, cancelRequested, null, DenoisingLoop.Checkpoints.NONE);
+    }
+
+    /**
+     * As {@link #generate(GenerateRequest.Resolved, GenerationListener, BooleanSupplier)}, resuming from a
+     * checkpoint when one is given (its steps are not run again) and offering the state to checkpoints
+     * after every step.
+     */
+    public synchronized GeneratedVideo generate(GenerateRequest.Resolved r, GenerationListener listener, BooleanSupplier cancelRequested,
+                                                byte[] resumeFrom, DenoisingLoop.Checkpoints checkpoints) {
         try (PointerScope scope = new PointerScope()) {
             listener.onStage(GenerationListener.Stage.TEXT);
             WanDit dit = model.dit(r.loras());
@@ -55,10 +66,23 @@ public final class WanPipeline {
             Tensor negative = negativeUsed ? dit.embedContext(encode(r.negativePrompt())) : null;
             if (cancelRequested.getAsBoolean()) throw new CancelledException(0);
 
-            Tensor noise = noise(r);                                                         // [16, F', H/8, W/8]
             listener.onStage(GenerationListener.Stage.DENOISE);
-            Tensor latent = new DenoisingLoop(dit).sample(noise, new DenoisingLoop.Conditioning(context, negative),
-                    r.guidance(), new DenoisingLoop.Schedule(r.steps(), r.shift()), listener, cancelRequested);
+            Tensor latent;
+            try (FlowUniPcScheduler scheduler = new FlowUniPcScheduler()) {
+                Tensor start;
+                if (resumeFrom != null) {
+                    RenderCheckpoint checkpoint = RenderCheckpoint.fromBytes(resumeFrom);
+                    if (checkpoint.state().steps() != r.steps() || checkpoint.state().shift() != r.shift())
+                        throw new IllegalStateException("the checkpoint belongs to another schedule");
+                    scheduler.restore(checkpoint.state());
+                    start = checkpoint.latent().to(model.device(), ScalarType.Float);
+                } else {
+                    scheduler.setTimesteps(r.steps(), r.shift());
+                    start = noise(r);                                                        // [16, F', H/8, W/8]
+                }
+                latent = new DenoisingLoop(dit).run(scheduler, start, new DenoisingLoop.Conditioning(context, negative),
+                        r.guidance(), listener, cancelRequested, checkpoints);
+            }
             if (cancelRequested.getAsBoolean()) throw new CancelledException(r.steps());
 
             listener.onStage(GenerationListener.Stage.DECODE);

@@ -88,6 +88,23 @@ class WanPipelineTest {
     }
 
     @Test
+    void aRenderResumedFromItsCheckpointEndsAsAnUninterruptedOne() {
+        GenerateRequest.Resolved r = pipeline.resolve(small("a paper boat on a stream", 11, null));
+        java.util.Map<Integer, byte[]> saved = new java.util.HashMap<>();
+        GeneratedVideo whole = pipeline.generate(r, GenerationListener.NONE, () -> false, null,
+                (scheduler, latent, done) -> saved.put(done, RenderCheckpoint.save(scheduler, latent)));
+        assertThat(saved.keySet()).containsExactlyInAnyOrder(1, 2, 3);
+        List<Integer> resumedSteps = new ArrayList<>();
+        GenerationListener steps = new GenerationListener() {
+            @Override public void onStage(Stage stage) {}
+            @Override public void onStep(int step, int total, double seconds) { resumedSteps.add(step); }
+        };
+        GeneratedVideo resumed = pipeline.generate(r, steps, () -> false, saved.get(2), DenoisingLoop.Checkpoints.NONE);
+        assertThat(resumedSteps).containsExactly(3, 4);
+        assertThat(resumed.rgb()).isEqualTo(whole.rgb());
+    }
+
+    @Test
     void requestsAreValidatedNamingTheField() {
         assertThatThrownBy(() -> new GenerateRequest("x", null, 640, 480, 80, null, null, null, null, null, null))
                 .hasMessageStartingWith("frames:").hasMessageContaining("4k+1");
