@@ -1,0 +1,98 @@
+package dev.kaze.api;
+
+import dev.kaze.jobs.IdempotencyConflictException;
+import dev.kaze.jobs.JobNotFoundException;
+import dev.kaze.jobs.QueueFullException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
+import org.springframework.http.ProblemDetail;
+import org.springframework.web.server.ResponseStatusException;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.ServerWebInputException;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+
+/** Turns every error into an RFC 9457 problem detail with a stable type URI. */
+public final class ProblemWriter {
+    private static final Logger log = LoggerFactory.getLogger(ProblemWriter.class);
+    public static final String TYPE_BASE = "https://kaze.dev/problems/";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** The problem for any exception (unknown ones become a 500 without internals). */
+    public ProblemDetail problem(Throwable e, String instance) {
+        ProblemDetail p;
+        switch (e) {
+            case ValidationException v -> {
+                p = of(HttpStatus.BAD_REQUEST, "validation", "Invalid request", v.getMessage());
+                p.setProperty("errors", v.errors());
+            }
+            case ApiException a -> p = of(a.status(), a.type(), a.status().getReasonPhrase(), a.getMessage());
+            case JobNotFoundException n -> p = of(HttpStatus.NOT_FOUND, "not-found", "Not Found", n.getMessage());
+            case QueueFullException q -> {
+                p = of(HttpStatus.TOO_MANY_REQUESTS, "queue-full", "Too Many Requests", q.getMessage());
+                p.setProperty("retry_after", q.retryAfterSeconds());
+            }
+            case IdempotencyConflictException c -> p = of(HttpStatus.CONFLICT, "idempotency-conflict", "Conflict",
+                    "this Idempotency-Key was used with a different request body; use a new key for a new request");
+            case IllegalArgumentException i -> {
+                String msg = i.getMessage() == null ? "invalid request" : i.getMessage();
+                int colon = msg.indexOf(':');
+                p = of(HttpStatus.BAD_REQUEST, "validation", "Invalid request", msg);
+                if (colon > 0 && colon < 40 && !msg.substring(0, colon).contains(" "))
+                    p.setProperty("errors", java.util.List.of(new FieldError(msg.substring(0, colon), msg.substring(colon + 1).strip())));
+            }
+            case ServerWebInputException w -> p = of(HttpStatus.BAD_REQUEST, "bad-request", "Bad Request",
+                    w.getReason() == null ? "the request could not be read" : w.getReason());
+            case ResponseStatusException r -> p = of(HttpStatus.valueOf(r.getStatusCode().value()), slug(r.getStatusCode()),
+                    HttpStatus.valueOf(r.getStatusCode().value()).getReasonPhrase(), r.getReason() == null ? r.getMessage() : r.getReason());
+            default -> {
+                log.error("unexpected error at {}", instance, e);
+                p = of(HttpStatus.INTERNAL_SERVER_ERROR, "internal", "Internal Server Error", "an unexpected error occurred; it was logged");
+            }
+        }
+        if (instance != null) p.setInstance(URI.create(instance.replaceAll("[^A-Za-z0-9/_.~-]", "_")));
+        return p;
+    }
+
+    private static String slug(HttpStatusCode code) {
+        HttpStatus s = HttpStatus.resolve(code.value());
+        return s == null ? "error" : s.name().toLowerCase().replace('_', '-');
+    }
+
+    static ProblemDetail of(HttpStatus status, String type, String title, String detail) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(status, detail);
+        p.setType(URI.create(TYPE_BASE + type));
+        p.setTitle(title);
+        return p;
+    }
+
+    /** Writes the problem directly (for filters, outside the controllers). */
+    public Mono<Void> write(ServerWebExchange exchange, Throwable e) {
+        ProblemDetail p = problem(e, exchange.getRequest().getPath().value());
+        var response = exchange.getResponse();
+        response.setStatusCode(HttpStatusCode.valueOf(p.getStatus()));
+        response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
+        if (e instanceof QueueFullException q) response.getHeaders().set("Retry-After", Long.toString(q.retryAfterSeconds()));
+        byte[] body = toJson(p).getBytes(StandardCharsets.UTF_8);
+        DataBuffer buffer = response.bufferFactory().wrap(body);
+        return response.writeWith(Mono.just(buffer));
+    }
+
+    static String toJson(ProblemDetail p) {
+        var n = JSON.createObjectNode();
+        n.put("type", p.getType().toString());
+        n.put("title", p.getTitle());
+        n.put("status", p.getStatus());
+        n.put("detail", p.getDetail());
+        if (p.getInstance() != null) n.put("instance", p.getInstance().toString());
+        if (p.getProperties() != null) p.getProperties().forEach((k, v) -> n.set(k, JSON.valueToTree(v)));
+        return n.toString();
+    }
+}

@@ -1,0 +1,331 @@
+package dev.kaze.api;
+
+import dev.kaze.jobs.RequestJson;
+import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.Recipe;
+import dev.kaze.pipeline.guidance.Guidance;
+import dev.kaze.pipeline.guidance.Nag;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The body of {@code POST /v1/videos}, from JSON or from form fields (the OpenAI SDKs send
+ * multipart/form-data with {@code prompt}, {@code model}, {@code seconds} as a string and
+ * {@code size}). Every invalid field is reported, by name, in one {@link ValidationException}.
+ */
+public record VideoCreateRequest(GenerateRequest request, int priority, String metadataJson, String webhookJson,
+                                 String canonicalJson, String requestHash) {
+    static final JsonMapper JSON = JsonMapper.builder().build();
+    static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "size", "width", "height", "frames", "seconds",
+            "fps", "steps", "shift", "seed", "sampler", "guidance", "loras", "preset", "priority", "webhook", "metadata",
+            "input_reference");
+    static final Set<String> OBJECT_FIELDS = Set.of("guidance", "loras", "webhook", "metadata");
+    static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "started", "progress", "completed", "failed", "cancelled");
+    private static final Pattern SIZE = Pattern.compile("(\\d{1,5})[x×](\\d{1,5})");
+    static final int MAX_METADATA_BYTES = 16 * 1024;
+
+    /** Form fields (all strings) as JSON: object-valued fields are parsed, the rest kept as text. */
+    public static ObjectNode fromForm(Map<String, List<String>> form) {
+        ObjectNode n = JSON.createObjectNode();
+        List<FieldError> errors = new ArrayList<>();
+        for (var e : form.entrySet()) {
+            if (e.getValue().size() > 1) errors.add(new FieldError(e.getKey(), "given more than once"));
+            String v = e.getValue().isEmpty() ? "" : e.getValue().getFirst();
+            if (OBJECT_FIELDS.contains(e.getKey())) {
+                try {
+                    n.set(e.getKey(), JSON.readTree(v));
+                } catch (RuntimeException ex) {
+                    errors.add(new FieldError(e.getKey(), "must be JSON"));
+                }
+            } else n.put(e.getKey(), v);
+        }
+        if (!errors.isEmpty()) throw new ValidationException(errors);
+        return n;
+    }
+
+    public static VideoCreateRequest parse(JsonNode body, String servedModel) {
+        if (body == null || !body.isObject()) throw ValidationException.of("body", "must be a JSON object");
+        List<FieldError> errors = new ArrayList<>();
+        for (String name : body.propertyNames())
+            if (!FIELDS.contains(name)) errors.add(new FieldError(name, "unknown field"));
+        Fields f = new Fields(body, errors);
+
+        String prompt = f.string("prompt", GenerateRequest.MAX_PROMPT_CHARS, true);
+        String negative = f.string("negative_prompt", GenerateRequest.MAX_PROMPT_CHARS, false);
+        String model = f.string("model", 200, false);
+        if (model != null && !model.equals(servedModel) && !model.startsWith("sora") && !model.equals("kaze"))
+            errors.add(new FieldError("model", "this server serves '" + servedModel + "'"));
+        if (body.has("input_reference")) errors.add(new FieldError("input_reference", "image input is not supported; Kaze is text-to-video"));
+        String preset = f.string("preset", 50, false);
+        if (preset != null && !preset.equals("recipe"))
+            errors.add(new FieldError("preset", "unknown preset '" + preset + "' (known: recipe)"));
+        String sampler = f.string("sampler", 50, false);
+        if (sampler != null && !sampler.equals("unipc")) errors.add(new FieldError("sampler", "unknown sampler '" + sampler + "' (supported: unipc)"));
+
+        Integer width = f.integer("width", 16, GenerateRequest.MAX_SIDE), height = f.integer("height", 16, GenerateRequest.MAX_SIDE);
+        String size = f.string("size", 20, false);
+        if (size != null) {
+            Matcher m = SIZE.matcher(size);
+            if (!m.matches()) errors.add(new FieldError("size", "must be WIDTHxHEIGHT, e.g. 640x480"));
+            else if (width != null || height != null) errors.add(new FieldError("size", "give size or width/height, not both"));
+            else {
+                width = Integer.parseInt(m.group(1));
+                height = Integer.parseInt(m.group(2));
+            }
+        }
+        Integer fps = f.integer("fps", 1, 60);
+        Integer frames = f.integer("frames", 1, GenerateRequest.MAX_FRAMES);
+        Double seconds = f.number("seconds", 0.05, 60);
+        if (seconds != null) {
+            if (frames != null) errors.add(new FieldError("seconds", "give frames or seconds, not both"));
+            else {
+                long n = Math.round(seconds * (fps == null ? Recipe.FPS : fps));
+                frames = (int) (4 * Math.round((n - 1) / 4.0) + 1);
+            }
+        }
+        Integer steps = f.integer("steps", 1, 100);
+        Double shift = f.number("shift", 1e-3, 100);
+        Long seed = f.longValue("seed", 0, (1L << 53));
+        int priority = f.integer("priority", -10, 10) instanceof Integer p ? p : 0;
+        Guidance guidance = guidance(body.get("guidance"), errors);
+        List<GenerateRequest.LoraRef> loras = loras(body.get("loras"), errors);
+        String webhookJson = webhook(body.get("webhook"), errors);
+        String metadataJson = null;
+        JsonNode metadata = body.get("metadata");
+        if (metadata != null && !metadata.isNull()) {
+            if (!metadata.isObject()) errors.add(new FieldError("metadata", "must be a JSON object"));
+            else if (metadata.toString().getBytes(StandardCharsets.UTF_8).length > MAX_METADATA_BYTES)
+                errors.add(new FieldError("metadata", "at most " + MAX_METADATA_BYTES + " bytes"));
+            else metadataJson = metadata.toString();
+        }
+        GenerateRequest request = null;
+        if (errors.isEmpty()) {
+            try {
+                request = new GenerateRequest(prompt, negative, width, height, frames, fps, steps, shift, seed, guidance, loras);
+            } catch (IllegalArgumentException e) {
+                String msg = e.getMessage();
+                int colon = msg.indexOf(':');
+                errors.add(colon > 0 ? new FieldError(msg.substring(0, colon), msg.substring(colon + 1).strip()) : new FieldError("body", msg));
+            }
+        }
+        if (!errors.isEmpty()) throw new ValidationException(errors);
+        String canonical = canonical(body);
+        return new VideoCreateRequest(request, priority, metadataJson, webhookJson, canonical, sha256(canonical));
+    }
+
+    private static Guidance guidance(JsonNode g, List<FieldError> errors) {
+        if (g == null || g.isNull()) return null;
+        if (!g.isObject() || !g.has("type") || !g.get("type").isString()) {
+            errors.add(new FieldError("guidance", "must be an object with a type: nag, cfg or none"));
+            return null;
+        }
+        Fields f = new Fields(g, errors, "guidance.");
+        try {
+            return switch (g.get("type").asString()) {
+                case "nag" -> {
+                    Double scale = f.number("scale", 0, 100), tau = f.number("tau", 1e-6, 100), alpha = f.number("alpha", 0, 1);
+                    yield new Nag(scale == null ? Recipe.NAG_SCALE : scale, tau == null ? Recipe.NAG_TAU : tau, alpha == null ? Recipe.NAG_ALPHA : alpha);
+                }
+                case "cfg" -> {
+                    Double scale = f.number("scale", 0, 100);
+                    yield new Guidance.Cfg(scale == null ? 5.0 : scale);
+                }
+                case "none" -> new Guidance.None();
+                default -> {
+                    errors.add(new FieldError("guidance.type", "must be nag, cfg or none"));
+                    yield null;
+                }
+            };
+        } catch (IllegalArgumentException e) {
+            errors.add(new FieldError("guidance", e.getMessage()));
+            return null;
+        }
+    }
+
+    private static List<GenerateRequest.LoraRef> loras(JsonNode l, List<FieldError> errors) {
+        if (l == null || l.isNull()) return null;
+        if (!l.isArray()) {
+            errors.add(new FieldError("loras", "must be an array of {name, strength}"));
+            return null;
+        }
+        if (l.size() > 8) {
+            errors.add(new FieldError("loras", "at most 8 LoRAs"));
+            return null;
+        }
+        List<GenerateRequest.LoraRef> refs = new ArrayList<>();
+        for (int i = 0; i < l.size(); i++) {
+            JsonNode e = l.get(i);
+            String field = "loras[" + i + "]";
+            if (!e.isObject() || !e.has("name") || !e.get("name").isString()) {
+                errors.add(new FieldError(field, "must be an object with a name"));
+                continue;
+            }
+            JsonNode s = e.get("strength");
+            if (s != null && !s.isNumber()) {
+                errors.add(new FieldError(field + ".strength", "must be a number"));
+                continue;
+            }
+            try {
+                refs.add(new GenerateRequest.LoraRef(e.get("name").asString(), s == null ? 1.0 : s.asDouble()));
+            } catch (IllegalArgumentException ex) {
+                errors.add(new FieldError(field, ex.getMessage().replaceFirst("^loras: ", "")));
+            }
+        }
+        return refs;
+    }
+
+    private static String webhook(JsonNode w, List<FieldError> errors) {
+        if (w == null || w.isNull()) return null;
+        if (!w.isObject() || !w.has("url") || !w.get("url").isString()) {
+            errors.add(new FieldError("webhook", "must be an object with a url"));
+            return null;
+        }
+        String url = w.get("url").asString();
+        try {
+            URI u = new URI(url);
+            if (url.length() > 2000 || !("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null || u.getUserInfo() != null)
+                errors.add(new FieldError("webhook.url", "must be an http(s) URL with a host and no credentials, at most 2000 characters"));
+        } catch (java.net.URISyntaxException e) {
+            errors.add(new FieldError("webhook.url", "is not a valid URL"));
+        }
+        Set<String> events = new LinkedHashSet<>();
+        JsonNode ev = w.get("events");
+        if (ev != null && !ev.isNull()) {
+            if (!ev.isArray()) errors.add(new FieldError("webhook.events", "must be an array of event names"));
+            else for (JsonNode e : ev) {
+                if (!e.isString() || !WEBHOOK_EVENTS.contains(e.asString()))
+                    errors.add(new FieldError("webhook.events", "unknown event " + e + " (known: " + WEBHOOK_EVENTS + ")"));
+                else events.add(e.asString());
+            }
+        }
+        ObjectNode n = JSON.createObjectNode().put("url", url);
+        var arr = n.putArray("events");
+        events.forEach(arr::add);
+        return n.toString();
+    }
+
+    /** The body with keys sorted, so the same request hashes the same however it was written. */
+    static String canonical(JsonNode body) {
+        return JSON.valueToTree(sorted(body)).toString();
+    }
+
+    private static Object sorted(JsonNode n) {
+        if (n.isObject()) {
+            TreeMap<String, Object> m = new TreeMap<>();
+            for (var e : n.properties()) m.put(e.getKey(), sorted(e.getValue()));
+            return m;
+        }
+        if (n.isArray()) {
+            List<Object> l = new ArrayList<>();
+            for (JsonNode e : n) l.add(sorted(e));
+            return l;
+        }
+        return n;
+    }
+
+    static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Typed reads of optional fields that accept JSON numbers or numeric strings (form posts). */
+    private record Fields(JsonNode node, List<FieldError> errors, String prefix) {
+        Fields(JsonNode node, List<FieldError> errors) { this(node, errors, ""); }
+
+        String string(String name, int maxLength, boolean required) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) {
+                if (required) errors.add(new FieldError(prefix + name, "is required"));
+                return null;
+            }
+            if (!v.isString()) {
+                errors.add(new FieldError(prefix + name, "must be a string"));
+                return null;
+            }
+            String s = v.asString();
+            if (s.length() > maxLength) {
+                errors.add(new FieldError(prefix + name, "at most " + maxLength + " characters, got " + s.length()));
+                return null;
+            }
+            if (required && s.isBlank()) {
+                errors.add(new FieldError(prefix + name, "must not be empty"));
+                return null;
+            }
+            return s;
+        }
+
+        Double number(String name, double min, double max) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) return null;
+            double d;
+            if (v.isNumber()) d = v.asDouble();
+            else if (v.isString()) {
+                try {
+                    d = Double.parseDouble(v.asString().strip());
+                } catch (NumberFormatException e) {
+                    errors.add(new FieldError(prefix + name, "must be a number"));
+                    return null;
+                }
+            } else {
+                errors.add(new FieldError(prefix + name, "must be a number"));
+                return null;
+            }
+            if (!Double.isFinite(d) || d < min || d > max) {
+                errors.add(new FieldError(prefix + name, "must be between " + fmt(min) + " and " + fmt(max)));
+                return null;
+            }
+            return d;
+        }
+
+        Long longValue(String name, long min, long max) {
+            JsonNode v = node.get(name);
+            if (v == null || v.isNull()) return null;
+            long l;
+            if (v.isIntegralNumber() && v.canConvertToLong()) l = v.asLong();
+            else if (v.isString() && v.asString().strip().matches("-?\\d{1,19}")) {
+                try {
+                    l = Long.parseLong(v.asString().strip());
+                } catch (NumberFormatException e) {
+                    errors.add(new FieldError(prefix + name, "must be an integer"));
+                    return null;
+                }
+            } else {
+                errors.add(new FieldError(prefix + name, "must be an integer"));
+                return null;
+            }
+            if (l < min || l > max) {
+                errors.add(new FieldError(prefix + name, "must be between " + min + " and " + max));
+                return null;
+            }
+            return l;
+        }
+
+        Integer integer(String name, int min, int max) {
+            Long l = longValue(name, min, max);
+            return l == null ? null : l.intValue();
+        }
+
+        private static String fmt(double d) { return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d); }
+    }
+
+    /** The recorded request JSON of a resolved request (re-exported for the API layer). */
+    public static ObjectNode resolvedJson(GenerateRequest.Resolved r, String model) { return RequestJson.write(r, model); }
+}

@@ -1,0 +1,48 @@
+package dev.kaze.api;
+
+import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobNotFoundException;
+import dev.kaze.jobs.JobQueue;
+import org.springframework.web.reactive.socket.CloseStatus;
+import org.springframework.web.reactive.socket.WebSocketHandler;
+import org.springframework.web.reactive.socket.WebSocketSession;
+import org.springframework.web.util.UriTemplate;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+import java.util.Map;
+
+/**
+ * {@code /v1/videos/{id}/events} over WebSocket: the job's events as JSON text frames, replayed
+ * from {@code ?after=N} and then live; closes normally after the terminal event. Only the job's
+ * owner may subscribe (the handshake carries the caller from {@link ApiKeyFilter}).
+ */
+public final class VideoEventsSocket implements WebSocketHandler {
+    static final UriTemplate PATH = new UriTemplate("/v1/videos/{id}/events");
+    private final JobQueue queue;
+    private final JobEvents events;
+
+    public VideoEventsSocket(JobQueue queue, JobEvents events) {
+        this.queue = queue;
+        this.events = events;
+    }
+
+    @Override
+    public Mono<Void> handle(WebSocketSession session) {
+        Caller caller = (Caller) session.getAttributes().get(Caller.ATTRIBUTE);
+        Map<String, String> vars = PATH.match(session.getHandshakeInfo().getUri().getPath());
+        String id = vars.get("id");
+        long after;
+        try {
+            var q = org.springframework.web.util.UriComponentsBuilder.fromUri(session.getHandshakeInfo().getUri()).build().getQueryParams();
+            after = EventFrames.after(q.getFirst("after"));
+        } catch (ValidationException e) {
+            return session.close(CloseStatus.POLICY_VIOLATION.withReason("after must be an event sequence number"));
+        }
+        if (caller == null) return session.close(CloseStatus.POLICY_VIOLATION.withReason("unauthorized"));
+        return Mono.fromCallable(() -> queue.get(caller.owner(), VideoController.checkId(id))).subscribeOn(Schedulers.boundedElastic())
+                .flatMap(job -> session.send(events.stream(job.id(), after).map(e -> session.textMessage(EventFrames.json(e))))
+                        .then(session.close(CloseStatus.NORMAL)))
+                .onErrorResume(JobNotFoundException.class, e -> session.close(new CloseStatus(4404, "no such video")));
+    }
+}

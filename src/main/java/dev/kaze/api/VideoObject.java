@@ -1,0 +1,71 @@
+package dev.kaze.api;
+
+import dev.kaze.jobs.Job;
+import dev.kaze.jobs.JobStatus;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * The video object: OpenAI's Videos API fields ({@code id, object, model, status, progress, seconds,
+ * size, created_at, completed_at, error}) with Kaze's beside them.
+ */
+final class VideoObject {
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private VideoObject() {}
+
+    static String status(JobStatus s) {
+        return switch (s) {
+            case QUEUED -> "queued";
+            case IN_PROGRESS -> "in_progress";
+            case COMPLETED -> "completed";
+            case FAILED -> "failed";
+            case CANCELLED -> "cancelled";
+        };
+    }
+
+    static ObjectNode of(Job job, Integer queuePosition, Long etaSeconds) {
+        JsonNode resolved = job.resolvedJson() == null ? JSON.createObjectNode() : JSON.readTree(job.resolvedJson());
+        ObjectNode n = JSON.createObjectNode();
+        n.put("id", job.id());
+        n.put("object", "video");
+        n.put("model", resolved.path("model").asString("kaze"));
+        n.put("status", status(job.status()));
+        n.put("progress", job.status() == JobStatus.COMPLETED ? 100 : Math.max(0, Math.min(100, job.progress())));
+        n.put("seconds", resolved.path("seconds").asString(""));
+        n.put("size", resolved.path("size").asString(""));
+        n.put("created_at", job.createdAt().getEpochSecond());
+        if (job.completedAt() != null) n.put("completed_at", job.completedAt().getEpochSecond()); else n.putNull("completed_at");
+        n.putNull("expires_at");
+        n.putNull("remixed_from_video_id");
+        if (job.errorJson() != null) {
+            JsonNode problem = JSON.readTree(job.errorJson());
+            ObjectNode error = n.putObject("error");
+            String type = problem.path("type").asString("");
+            error.put("code", type.substring(type.lastIndexOf('/') + 1));
+            error.put("message", problem.path("detail").asString(""));
+            error.set("problem", problem);
+        } else n.putNull("error");
+        // Kaze's fields
+        n.put("stage", job.stage());
+        n.put("step", job.step());
+        n.put("total_steps", job.totalSteps());
+        if (queuePosition != null) n.put("queue_position", queuePosition); else n.putNull("queue_position");
+        if (etaSeconds != null) n.put("eta_seconds", etaSeconds); else n.putNull("eta_seconds");
+        n.put("priority", job.priority());
+        if (job.startedAt() != null) n.put("started_at", job.startedAt().getEpochSecond()); else n.putNull("started_at");
+        n.set("request", resolved);
+        if (job.metadataJson() != null) n.set("metadata", JSON.readTree(job.metadataJson())); else n.putNull("metadata");
+        ObjectNode links = n.putObject("links");
+        String self = "/v1/videos/" + job.id();
+        links.put("self", self);
+        links.put("events", self + "/events");
+        links.put("cancel", self + "/cancel");
+        if (job.status() == JobStatus.COMPLETED) {
+            links.put("content", self + "/content");
+            links.put("thumbnail", self + "/content?variant=thumbnail");
+        }
+        return n;
+    }
+}

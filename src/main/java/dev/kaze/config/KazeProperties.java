@@ -1,0 +1,54 @@
+package dev.kaze.config;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Kaze's settings ({@code kaze.*} properties or {@code KAZE_*} environment variables).
+ *
+ * @param models  where the model files are; no directory means the built-in preview model
+ * @param device  {@code cpu} or {@code cuda} (cuda:N for a given GPU)
+ * @param dataDir job outputs (a directory per job) and the embedded job store
+ * @param auth    API keys and anonymous access
+ * @param limits  queue and per-key limits
+ * @param cors    origins allowed to call the API from a browser
+ */
+@ConfigurationProperties("kaze")
+public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
+                             @DefaultValue Auth auth, @DefaultValue Limits limits, @DefaultValue Cors cors,
+                             @DefaultValue Worker worker) {
+
+    /** @param dir a model directory (Hugging Face or ComfyUI layout); null serves the preview model */
+    public record Models(Path dir, Path loras) {}
+
+    /**
+     * @param anonymous allow requests without a key (the local quickstart enables it)
+     * @param keys      API keys: an id (the owner of its jobs) and the SHA-256 hex of the key, or the key itself
+     */
+    public record Auth(@DefaultValue("false") boolean anonymous, List<ApiKey> keys) {
+        public Auth {
+            keys = keys == null ? List.of() : List.copyOf(keys);
+        }
+    }
+
+    /** @param sha256 hex SHA-256 of the key (preferred); key: the key itself, hashed at start-up */
+    public record ApiKey(String id, String sha256, String key, Integer maxConcurrent, Integer maxQueued) {}
+
+    /**
+     * @param maxQueued       jobs waiting in the whole queue before submissions get 429
+     * @param perKeyQueued    queued or running jobs one key may have
+     */
+    public record Limits(@DefaultValue("1000") int maxQueued, @DefaultValue("50") int perKeyQueued) {}
+
+    public record Cors(List<String> allowedOrigins) {
+        public Cors {
+            allowedOrigins = allowedOrigins == null ? List.of() : List.copyOf(allowedOrigins);
+        }
+    }
+
+    /** @param checkpointEvery save the latent every this many steps, so a restarted render resumes */
+    public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}
+}

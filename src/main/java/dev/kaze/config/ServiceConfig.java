@@ -1,0 +1,151 @@
+package dev.kaze.config;
+
+import dev.kaze.api.ApiKeyFilter;
+import dev.kaze.api.ProblemWriter;
+import dev.kaze.api.VideoEventsSocket;
+import dev.kaze.jobs.DeviceWorker;
+import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobQueue;
+import dev.kaze.jobs.JobStore;
+import dev.kaze.jobs.ModelInfo;
+import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.LoraCatalog;
+import dev.kaze.pipeline.ModelDirectory;
+import dev.kaze.pipeline.PreviewModel;
+import dev.kaze.pipeline.Recipe;
+import dev.kaze.pipeline.WanModel;
+import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.video.Mp4Encoder;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.context.event.EventListener;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.web.reactive.HandlerMapping;
+import org.springframework.web.reactive.config.CorsRegistry;
+import org.springframework.web.reactive.config.WebFluxConfigurer;
+import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
+import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
+import org.springframework.web.reactive.socket.server.support.WebSocketHandlerAdapter;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Mono;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** Wires the long-lived objects: model info, queue, events, the device worker, the API's filters and sockets. */
+@Configuration
+public class ServiceConfig implements WebFluxConfigurer {
+    private final KazeProperties props;
+
+    public ServiceConfig(KazeProperties props) { this.props = props; }
+
+    @Bean
+    ModelInfo modelInfo() {
+        KazeProperties.Models m = props.models();
+        Path loraDir = m == null ? null : m.loras();
+        if (m == null || m.dir() == null) {
+            if (loraDir == null) loraDir = props.dataDir().resolve("loras");
+            return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of());
+        }
+        ModelDirectory.Files files = ModelDirectory.scan(m.dir());
+        LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
+        List<GenerateRequest.LoraRef> defaults = new ArrayList<>();
+        if (catalog.has(Recipe.STYLE_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.STYLE_LORA, Recipe.STYLE_STRENGTH));
+        if (catalog.has(Recipe.DISTILL_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.DISTILL_LORA, Recipe.DISTILL_STRENGTH));
+        String id = "wan2.1-t2v";
+        if (files.ditConfig() != null) {
+            DitConfig c = DitConfig.read(files.ditConfig());
+            id = c.dim() == 5120 ? "wan2.1-t2v-14b" : c.dim() == 1536 ? "wan2.1-t2v-1.3b" : id;
+        }
+        return new ModelInfo(id, false, catalog, defaults);
+    }
+
+    @Bean
+    JobQueue jobQueue(JobStore store, ModelInfo model) {
+        return new JobQueue(store, model, props.dataDir(), props.limits().maxQueued(), props.limits().perKeyQueued());
+    }
+
+    @Bean(destroyMethod = "close")
+    JobEvents jobEvents(JobStore store) { return new JobEvents(store); }
+
+    @Bean
+    Mp4Encoder mp4Encoder() { return new Mp4Encoder(); }
+
+    @Bean(destroyMethod = "close")
+    DeviceWorker deviceWorker(JobQueue queue, ModelInfo model, Mp4Encoder encoder) {
+        String device = props.device();
+        return new DeviceWorker(queue, () -> {
+            boolean cuda = device.startsWith("cuda");
+            Device d = cuda ? new Device(device) : new Device(torch.DeviceType.CPU);
+            if (model.preview()) return WanModel.preview(model.loras().directory(), d);
+            return WanModel.open(ModelDirectory.scan(props.models().dir()), d, cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float);
+        }, encoder, "worker-" + UUID.randomUUID().toString().substring(0, 8));
+    }
+
+    @EventListener(ApplicationReadyEvent.class)
+    public void startWorker(ApplicationReadyEvent event) throws java.io.IOException {
+        Files.createDirectories(props.dataDir());
+        if (props.worker().enabled()) event.getApplicationContext().getBean(DeviceWorker.class).start();
+    }
+
+    @Bean
+    ProblemWriter problemWriter() { return new ProblemWriter(); }
+
+    @Bean
+    ApiKeyFilter apiKeyFilter(ProblemWriter problems) { return new ApiKeyFilter(props.auth(), problems); }
+
+    /** Readiness: the model is loaded and the worker takes jobs. */
+    @Bean
+    HealthIndicator modelHealthIndicator(DeviceWorker worker, ModelInfo model) {
+        return () -> {
+            if (worker.ready()) return Health.up().withDetail("model", model.id()).build();
+            Health.Builder b = worker.loadError() != null ? Health.down().withDetail("error", worker.loadError()) : Health.outOfService();
+            return b.withDetail("model", model.id()).withDetail("state", worker.loadError() != null ? "failed" : "loading").build();
+        };
+    }
+
+    @Bean
+    HandlerMapping videoEventsSocketMapping(JobQueue queue, JobEvents events) {
+        SimpleUrlHandlerMapping mapping = new SimpleUrlHandlerMapping(Map.of("/v1/videos/*/events", new VideoEventsSocket(queue, events)), -1) {
+            @Override
+            protected Mono<Object> getHandlerInternal(ServerWebExchange exchange) {
+                // only WebSocket upgrades; the same path with Accept: text/event-stream is the SSE endpoint
+                String upgrade = exchange.getRequest().getHeaders().getUpgrade();
+                if (upgrade == null || !upgrade.equalsIgnoreCase("websocket")) return Mono.empty();
+                return super.getHandlerInternal(exchange);
+            }
+        };
+        return mapping;
+    }
+
+    @Bean
+    WebSocketHandlerAdapter webSocketHandlerAdapter() {
+        HandshakeWebSocketService service = new HandshakeWebSocketService();
+        service.setSessionAttributePredicate(name -> name.equals(dev.kaze.api.Caller.class.getName()));
+        return new WebSocketHandlerAdapter(service);
+    }
+
+    @Override
+    public void addCorsMappings(CorsRegistry registry) {
+        List<String> origins = props.cors().allowedOrigins();
+        if (origins.isEmpty()) return;
+        registry.addMapping("/v1/**").allowedOrigins(origins.toArray(String[]::new))
+                .allowedMethods("GET", "POST", "DELETE", "OPTIONS")
+                .allowedHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID")
+                .exposedHeaders("Location", "Retry-After", "ETag", "Content-Range", "Accept-Ranges").maxAge(3600);
+    }
+
+    @EventListener(ContextClosedEvent.class)
+    public void stopWorker(ContextClosedEvent event) throws InterruptedException {
+        event.getApplicationContext().getBean(DeviceWorker.class).close();
+    }
+}

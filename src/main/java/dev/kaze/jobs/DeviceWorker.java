@@ -1,0 +1,212 @@
+package dev.kaze.jobs;
+
+import dev.kaze.pipeline.CancelledException;
+import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.GeneratedVideo;
+import dev.kaze.pipeline.GenerationListener;
+import dev.kaze.pipeline.WanModel;
+import dev.kaze.pipeline.WanPipeline;
+import dev.kaze.video.Mp4Encoder;
+import dev.kaze.video.RgbFrames;
+import dev.kaze.video.Thumbnail;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The one platform thread that owns libtorch: loads the model, then claims jobs one at a time
+ * (priority, then FIFO) and runs them with the model kept resident. MP4 encoding runs on its own
+ * thread so the next job can start denoising. A failed job never stops the worker.
+ */
+public final class DeviceWorker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
+    public static final String SOFTWARE_VERSION = "kaze-0.1.0";
+
+    private final JobQueue queue;
+    private final Supplier<WanModel> modelLoader;
+    private final Mp4Encoder encoder;
+    private final String workerId;
+    private final ExecutorService encoding = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("kaze-encode").daemon().unstarted(r));
+    private final Map<String, String> fileHashes = new HashMap<>();
+    private volatile boolean running = true;
+    private volatile boolean ready;
+    private volatile String loadError;
+    private Thread thread;
+
+    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, String workerId) {
+        this.queue = queue;
+        this.modelLoader = modelLoader;
+        this.encoder = encoder;
+        this.workerId = workerId;
+    }
+
+    public synchronized void start() {
+        if (thread != null) return;
+        thread = Thread.ofPlatform().name("kaze-device").daemon().start(this::run);
+    }
+
+    /** True once the model is loaded and jobs are being taken. */
+    public boolean ready() { return ready; }
+
+    /** Why the model could not be loaded, or null. */
+    public String loadError() { return loadError; }
+
+    public String workerId() { return workerId; }
+
+    private void run() {
+        WanModel model;
+        try {
+            model = modelLoader.get();
+        } catch (RuntimeException e) {
+            loadError = e.getMessage();
+            log.error("cannot load the model: {}", e.getMessage(), e);
+            return;
+        }
+        try (model) {
+            WanPipeline pipeline = new WanPipeline(model);
+            int requeued = queue.store().requeueInterrupted(workerId);
+            if (requeued > 0) log.info("requeued {} job(s) interrupted by a restart", requeued);
+            ready = true;
+            while (running) {
+                var job = queue.store().claimNext(workerId);
+                if (job.isEmpty()) {
+                    try {
+                        queue.awaitWork(250);
+                    } catch (InterruptedException e) {
+                        if (!running) break;
+                    }
+                    continue;
+                }
+                runJob(pipeline, job.get());
+            }
+        } finally {
+            ready = false;
+        }
+    }
+
+    private void runJob(WanPipeline pipeline, Job job) {
+        String id = job.id();
+        JobStore store = queue.store();
+        try {
+            GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
+            Progress progress = new Progress(store, id, r.steps());
+            GeneratedVideo video = pipeline.generate(r, progress, () -> !running || queue.isCancelRequested(id));
+            progress.stage("encode", 97);
+            encoding.submit(() -> finish(job, r, video));
+        } catch (CancelledException e) {
+            queue.forget(id);
+            if (!running) return;   // shutting down: the job stays in progress and is requeued on the next start
+            store.cancel(id);
+        } catch (RuntimeException | Error e) {
+            log.warn("job {} failed: {}", id, e.getMessage(), e);
+            queue.forget(id);
+            store.fail(id, problem("generation-failed", "Generation failed", e.getMessage()));
+        }
+    }
+
+    private void finish(Job job, GenerateRequest.Resolved r, GeneratedVideo video) {
+        String id = job.id();
+        try {
+            Path dir = queue.jobDir(id);
+            Files.createDirectories(dir);
+            RgbFrames frames = new RgbFrames(video.frames(), video.height(), video.width(), video.fps(), video.rgb());
+            encoder.write(frames, dir.resolve("video.mp4"));
+            Thumbnail.writeJpeg(frames, dir.resolve("thumbnail.jpg"));
+            ObjectNode manifest = RequestJson.write(r, video.modelId());
+            manifest.put("software_version", SOFTWARE_VERSION);
+            var hashes = manifest.putObject("lora_sha256");
+            for (GenerateRequest.LoraRef l : r.loras()) hashes.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
+            Files.writeString(dir.resolve("request.json"), manifest.toPrettyString());
+            queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
+            queue.store().complete(id, job.resolvedJson());
+        } catch (Exception e) {
+            log.warn("job {} failed while encoding: {}", id, e.getMessage(), e);
+            queue.store().fail(id, problem("encoding-failed", "Encoding failed", e.getMessage()));
+        } finally {
+            queue.forget(id);
+        }
+    }
+
+    private synchronized String sha256(Path file) {
+        return fileHashes.computeIfAbsent(file.toString(), f -> {
+            try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+                return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+            } catch (IOException | java.security.NoSuchAlgorithmException e) {
+                return "unreadable: " + e.getMessage();
+            }
+        });
+    }
+
+    static String problem(String type, String title, String detail) {
+        return RequestJson.JSON.createObjectNode().put("type", "https://kaze.dev/problems/" + type).put("title", title)
+                .put("status", 500).put("detail", detail == null ? title : detail).toString();
+    }
+
+    /** Reports stages and steps as monotonic progress events with an ETA. */
+    private static final class Progress implements GenerationListener {
+        private final JobStore store;
+        private final String id;
+        private final int steps;
+        private int progress;
+        private double stepSeconds;
+        private int stepsDone;
+
+        Progress(JobStore store, String id, int steps) {
+            this.store = store;
+            this.id = id;
+            this.steps = steps;
+        }
+
+        @Override public void onStage(Stage stage) {
+            switch (stage) {
+                case TEXT -> stage("text", 2);
+                case DENOISE -> stage("denoise", 5);
+                case DECODE -> stage("decode", 92);
+            }
+        }
+
+        void stage(String name, int pct) {
+            progress = Math.max(progress, pct);
+            store.updateProgress(id, progress, name, stepsDone, steps);
+            store.appendEvent(id, "progress", RequestJson.JSON.createObjectNode().put("stage", name).put("progress", progress)
+                    .put("step", stepsDone).put("total_steps", steps).toString());
+        }
+
+        @Override public void onStep(int step, int total, double seconds) {
+            stepsDone = step;
+            stepSeconds += seconds;
+            progress = Math.max(progress, 5 + (int) (85L * step / total));
+            double eta = (stepSeconds / step) * (total - step);
+            store.updateProgress(id, progress, "denoise", step, total);
+            store.appendEvent(id, "progress", RequestJson.JSON.createObjectNode().put("stage", "denoise").put("progress", progress)
+                    .put("step", step).put("total_steps", total).put("step_seconds", seconds)
+                    .put("eta_seconds", Math.round(eta)).toString());
+        }
+    }
+
+    @Override public void close() throws InterruptedException {
+        running = false;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+            t.join(TimeUnit.MINUTES.toMillis(2));
+        }
+        encoding.shutdown();
+        encoding.awaitTermination(1, TimeUnit.MINUTES);
+    }
+}

@@ -1,0 +1,57 @@
+package dev.kaze.jobs;
+
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One ordered, numbered event log per job, served to any number of subscribers: the stored
+ * events after a given sequence number, then live ones as the store reports them, with no gap
+ * and no repeat (a missed live event is re-read from the store). The stream ends after the job's
+ * terminal event.
+ */
+public final class JobEvents implements AutoCloseable {
+    public static final Set<String> TERMINAL = Set.of("completed", "failed", "cancelled");
+
+    private final JobStore store;
+    private final Sinks.Many<JobEvent> live = Sinks.many().multicast().directBestEffort();
+    private final AutoCloseable subscription;
+
+    public JobEvents(JobStore store) {
+        this.store = store;
+        this.subscription = store.subscribe(e -> live.emitNext(e, Sinks.EmitFailureHandler.busyLooping(java.time.Duration.ofMillis(50))));
+    }
+
+    /** Every event of the job with seq > after, in order, then live until the terminal event. */
+    public Flux<JobEvent> stream(String jobId, long after) {
+        return Flux.defer(() -> {
+            AtomicLong last = new AtomicLong(after);
+            // buffer live events from now on, so nothing appended while the history is read is lost
+            var liveForJob = live.asFlux().filter(e -> e.jobId().equals(jobId)).replay();
+            var connection = liveForJob.connect();
+            Flux<JobEvent> history = Flux.defer(() -> Flux.fromIterable(store.events(jobId, after))).subscribeOn(Schedulers.boundedElastic());
+            return Flux.concat(history, liveForJob)
+                    .doFinally(signal -> connection.dispose())
+                    .concatMap(e -> {
+                        long seen = last.get();
+                        if (e.seq() <= seen) return Flux.empty();
+                        if (e.seq() == seen + 1) { last.set(e.seq()); return Flux.just(e); }
+                        return Flux.defer(() -> {
+                            List<JobEvent> missed = store.events(jobId, last.get());
+                            missed.forEach(m -> last.accumulateAndGet(m.seq(), Math::max));
+                            return Flux.fromIterable(missed);
+                        }).subscribeOn(Schedulers.boundedElastic());
+                    })
+                    .takeUntil(e -> TERMINAL.contains(e.type()));
+        });
+    }
+
+    @Override public void close() throws Exception {
+        subscription.close();
+        live.tryEmitComplete();
+    }
+}

@@ -1,0 +1,119 @@
+package dev.kaze.jobs;
+
+import dev.kaze.pipeline.GenerateRequest;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Comparator;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+
+/**
+ * Submission, reading, cancelling and deleting of video jobs, on top of the durable store.
+ * Jobs are visible only to their owner (an API key id, or "anonymous").
+ */
+public final class JobQueue {
+    private static final SecureRandom SEEDS = new SecureRandom();
+
+    private final JobStore store;
+    private final ModelInfo model;
+    private final Path dataDir;
+    private final int maxQueued;
+    private final int perOwnerActive;
+    private final Set<String> cancelRequested = ConcurrentHashMap.newKeySet();
+    private final Object wakeUp = new Object();
+
+    public JobQueue(JobStore store, ModelInfo model, Path dataDir, int maxQueued, int perOwnerActive) {
+        this.store = store;
+        this.model = model;
+        this.dataDir = dataDir;
+        this.maxQueued = maxQueued;
+        this.perOwnerActive = perOwnerActive;
+    }
+
+    public JobStore store() { return store; }
+
+    public ModelInfo model() { return model; }
+
+    /** Where a job's files live. */
+    public Path jobDir(String id) { return dataDir.resolve("jobs").resolve(id); }
+
+    /** Fills in the defaults (the recipe, the model's LoRA stack, a seed) and checks every LoRA name. */
+    public GenerateRequest.Resolved resolve(GenerateRequest request) {
+        GenerateRequest.Resolved r = request.resolve(model.defaultLoras(), SEEDS.nextLong(0, 1L << 53));
+        for (GenerateRequest.LoraRef ref : r.loras()) model.loras().resolve(ref.name());
+        return r;
+    }
+
+    /**
+     * Queues a job, or returns the one already created with the same idempotency key and body.
+     * Throws {@link QueueFullException} when the queue or the owner's share is full.
+     */
+    public Job submit(String owner, GenerateRequest.Resolved resolved, int priority, String requestJson, String metadataJson,
+                      String webhookJson, String idempotencyKey, String requestHash) {
+        long depth = store.queueDepth();
+        if (depth >= maxQueued)
+            throw new QueueFullException("the queue is full (" + depth + " jobs waiting); try again later", 30);
+        long active = store.countActive(owner);
+        if (active >= perOwnerActive)
+            throw new QueueFullException("this API key has " + active + " queued or running jobs, the most it may have; wait for one to finish", 10);
+        Job job = store.create(new NewJob(JobKind.VIDEO, owner, priority, requestJson,
+                RequestJson.write(resolved, model.id()).toString(), metadataJson, webhookJson, idempotencyKey, requestHash));
+        synchronized (wakeUp) { wakeUp.notifyAll(); }
+        return job;
+    }
+
+    /** Blocks the worker until a submission or the timeout. */
+    public void awaitWork(long millis) throws InterruptedException {
+        synchronized (wakeUp) { wakeUp.wait(millis); }
+    }
+
+    public Job get(String owner, String id) {
+        return store.find(id).filter(j -> j.owner().equals(owner)).orElseThrow(() -> new JobNotFoundException(id));
+    }
+
+    public JobPage list(String owner, JobStatus status, String cursor, int limit) {
+        return store.list(owner, status, cursor, limit);
+    }
+
+    /** Cancels a queued job at once, asks a running one to stop after its current step; idempotent. */
+    public Job cancel(String owner, String id) {
+        Job job = get(owner, id);
+        if (job.status().terminal()) return job;
+        if (job.status() == JobStatus.QUEUED) {
+            Job cancelled = store.cancel(id);
+            if (cancelled.status() == JobStatus.CANCELLED) return cancelled;
+            job = cancelled;   // claimed meanwhile: fall through
+        }
+        cancelRequested.add(id);
+        store.requestCancel(id);
+        return store.find(id).orElse(job);
+    }
+
+    /** True when the job was asked to stop (in this process or, through the store, another). */
+    public boolean isCancelRequested(String id) {
+        return cancelRequested.contains(id) || store.find(id).map(Job::cancelRequested).orElse(true);
+    }
+
+    public void forget(String id) { cancelRequested.remove(id); }
+
+    /** Cancels the job if active, then removes it, its events and its files. */
+    public void delete(String owner, String id) {
+        Job job = get(owner, id);
+        if (!job.status().terminal()) cancel(owner, id);
+        store.delete(id);
+        deleteFiles(jobDir(id));
+    }
+
+    static void deleteFiles(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot delete " + dir + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.kaze.jobs;
+
+import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.guidance.Guidance;
+import dev.kaze.pipeline.guidance.Nag;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The resolved request as the job records it (and reads it back to run or resume it). */
+public final class RequestJson {
+    static final JsonMapper JSON = JsonMapper.builder().build();
+
+    private RequestJson() {}
+
+    public static ObjectNode guidance(Guidance g) {
+        ObjectNode n = JSON.createObjectNode();
+        switch (g) {
+            case Nag nag -> n.put("type", "nag").put("scale", nag.scale()).put("tau", nag.tau()).put("alpha", nag.alpha());
+            case Guidance.Cfg cfg -> n.put("type", "cfg").put("scale", cfg.scale());
+            case Guidance.None none -> n.put("type", "none");
+        }
+        return n;
+    }
+
+    public static ObjectNode write(GenerateRequest.Resolved r, String model) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("model", model);
+        n.put("prompt", r.prompt());
+        n.put("trigger_added", r.triggerAdded());
+        n.put("negative_prompt", r.negativePrompt());
+        n.put("size", r.width() + "x" + r.height());
+        n.put("width", r.width());
+        n.put("height", r.height());
+        n.put("frames", r.frames());
+        n.put("fps", r.fps());
+        n.put("seconds", seconds(r));
+        n.put("steps", r.steps());
+        n.put("shift", r.shift());
+        n.put("seed", r.seed());
+        n.put("sampler", "unipc");
+        n.set("guidance", guidance(r.guidance()));
+        ArrayNode loras = n.putArray("loras");
+        for (GenerateRequest.LoraRef l : r.loras()) loras.addObject().put("name", l.name()).put("strength", l.strength());
+        return n;
+    }
+
+    /** Duration as OpenAI's videos API writes it: a string of seconds. */
+    public static String seconds(GenerateRequest.Resolved r) {
+        double s = r.frames() / (double) r.fps();
+        return s == Math.rint(s) ? Long.toString((long) s) : String.format(java.util.Locale.ROOT, "%.2f", s);
+    }
+
+    public static GenerateRequest.Resolved read(String json) {
+        JsonNode n = JSON.readTree(json);
+        JsonNode g = n.get("guidance");
+        Guidance guidance = switch (g.get("type").asString()) {
+            case "nag" -> new Nag(g.get("scale").asDouble(), g.get("tau").asDouble(), g.get("alpha").asDouble());
+            case "cfg" -> new Guidance.Cfg(g.get("scale").asDouble());
+            default -> new Guidance.None();
+        };
+        List<GenerateRequest.LoraRef> loras = new ArrayList<>();
+        for (JsonNode l : n.get("loras")) loras.add(new GenerateRequest.LoraRef(l.get("name").asString(), l.get("strength").asDouble()));
+        return new GenerateRequest.Resolved(n.get("prompt").asString(), n.get("trigger_added").asBoolean(),
+                n.get("negative_prompt").asString(), n.get("width").asInt(), n.get("height").asInt(), n.get("frames").asInt(),
+                n.get("fps").asInt(), n.get("steps").asInt(), n.get("shift").asDouble(), n.get("seed").asLong(), guidance, loras);
+    }
+}
