@@ -136,7 +136,8 @@ public final class WebhookDispatcher implements AutoCloseable {
     public void start() {
         List<WebhookDelivery> left = outbox.loadPending();
         if (!left.isEmpty()) LOG.log(System.Logger.Level.INFO, "resending {0} webhook deliveries left from before", left.size());
-        for (WebhookDelivery d : left) schedule(d);
+        // lower seqs first, so a job's sender cannot take a later event before an earlier one is queued
+        left.stream().sorted(BY_SEQ).forEach(this::schedule);
     }
 
     /**

@@ -259,6 +259,30 @@ class WebhookDispatcherTest {
     }
 
     @Test
+    void dropsMessagesBeyondMaxPendingAndSaysSo() throws Exception {
+        CountDownLatch hang = new CountDownLatch(1);
+        receiver.respond(r -> {
+            await(hang);
+            return Reply.of(204);
+        });
+        try {
+            WebhookDispatcher.Settings one = new WebhookDispatcher.Settings(FAST.retryDelays(), 0, Duration.ofSeconds(1),
+                    Duration.ofSeconds(5), Duration.ofSeconds(5), 1);
+            WebhookDispatcher d = dispatcher(one);
+            WebhookMessage kept = message("job_1", 1, "queued"), dropped = message("job_2", 1, "queued");
+            assertThat(d.enqueue(target, kept)).isTrue();
+            assertThat(d.enqueue(target, dropped)).isFalse();
+            Outcome failed = outcomes.next();
+            assertThat(failed).isEqualTo(new Outcome("failed", dropped.id(), 0, 0, "webhook queue is full (1 pending)"));
+            assertThat(outbox.loadPending()).extracting(x -> x.message().id()).containsExactly(kept.id());
+            hang.countDown();
+            assertThat(outcomes.next()).isEqualTo(new Outcome("delivered", kept.id(), 1, 204));
+        } finally {
+            hang.countDown();
+        }
+    }
+
+    @Test
     void sendsOnlyTheEventTypesTheTargetAsksFor() throws Exception {
         WebhookDispatcher d = dispatcher(FAST);
         WebhookTarget onlyDone = new WebhookTarget(receiver.url("/done"), Set.of("completed", "failed"), secret);
