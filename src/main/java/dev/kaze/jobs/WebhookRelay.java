@@ -1,0 +1,69 @@
+package dev.kaze.jobs;
+
+import dev.kaze.jobs.webhooks.WebhookDispatcher;
+import dev.kaze.jobs.webhooks.WebhookMessage;
+import dev.kaze.jobs.webhooks.WebhookTarget;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.net.URI;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Sends each job's events to the webhook its request named, signed with the server's secret. The
+ * message id is derived from the job and the event's sequence number, so a receiver can drop
+ * duplicates (delivery is at least once; several replicas may relay the same event).
+ */
+public final class WebhookRelay implements AutoCloseable {
+    private final JobStore store;
+    private final WebhookDispatcher dispatcher;
+    private final String secret;
+    private final ExecutorService relay = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("kaze-webhooks").daemon().unstarted(r));
+    private AutoCloseable subscription;
+
+    public WebhookRelay(JobStore store, WebhookDispatcher dispatcher, String secret) {
+        this.store = store;
+        this.dispatcher = dispatcher;
+        this.secret = secret;
+    }
+
+    public void start() {
+        dispatcher.start();
+        subscription = store.subscribe(e -> relay.execute(() -> relay(e)));
+    }
+
+    private void relay(JobEvent e) {
+        if (!WebhookTarget.EVENT_TYPES.contains(e.type())) return;
+        Job job = store.find(e.jobId()).orElse(null);
+        if (job == null || job.webhookJson() == null) return;
+        JsonNode hook = RequestJson.JSON.readTree(job.webhookJson());
+        Set<String> events = new LinkedHashSet<>();
+        hook.path("events").forEach(n -> events.add(n.asString()));
+        WebhookTarget target = new WebhookTarget(URI.create(hook.get("url").asString()), events, secret);
+        ObjectNode body = RequestJson.JSON.createObjectNode();
+        body.put("type", "video." + e.type());
+        body.put("timestamp", e.at().toString());
+        ObjectNode data = body.putObject("data");
+        data.put("id", job.id());
+        data.put("object", "video");
+        data.put("seq", e.seq());
+        data.put("event", e.type());
+        data.put("status", job.status().name().toLowerCase());
+        data.set("event_data", e.dataJson() == null || e.dataJson().isBlank() ? RequestJson.JSON.createObjectNode() : RequestJson.JSON.readTree(e.dataJson()));
+        if (job.metadataJson() != null) data.set("metadata", RequestJson.JSON.readTree(job.metadataJson()));
+        if (e.type().equals("completed")) {
+            data.put("content_url", "/v1/videos/" + job.id() + "/content");
+            data.put("thumbnail_url", "/v1/videos/" + job.id() + "/content?variant=thumbnail");
+        }
+        dispatcher.enqueue(target, new WebhookMessage("msg_" + job.id() + "_" + e.seq(), job.id(), e.seq(), e.type(), body.toString()));
+    }
+
+    @Override public void close() throws Exception {
+        if (subscription != null) subscription.close();
+        relay.shutdown();
+        dispatcher.close();
+    }
+}
