@@ -1,0 +1,93 @@
+package dev.kaze.jobs;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Durable store of jobs, their event logs and render checkpoints, shared by the API (submit, list, cancel) and the
+ * device worker (claim, progress, finish). Every method blocks on the database: call it off the Netty threads.
+ * Methods that change a job named by id throw {@link JobNotFoundException} when there is no such job.
+ */
+public interface JobStore {
+    /**
+     * Creates a job (status QUEUED, event seq 1 "queued"), or returns the existing job for the same
+     * owner+idempotencyKey when requestHash matches; throws {@link IdempotencyConflictException} when the hash
+     * differs. Atomic: concurrent submissions with one key make one job.
+     */
+    Job create(NewJob job);
+
+    Optional<Job> find(String id);
+
+    /**
+     * Newest first (createdAt, then id, descending). {@code owner} null = all owners, {@code status} null = any;
+     * {@code cursor} null = first page, else a previous page's nextCursor. Pages stay stable while jobs are added.
+     * {@code limit} 1..1000.
+     */
+    JobPage list(String owner, JobStatus status, String cursor, int limit);
+
+    /**
+     * Claims the next QUEUED job: highest priority first, FIFO (created_at, then id) within a priority; sets
+     * IN_PROGRESS, workerId, startedAt, appends "started". Several workers never claim the same job (PostgreSQL:
+     * SELECT … FOR UPDATE SKIP LOCKED). Also records a heartbeat for {@code workerId}.
+     */
+    Optional<Job> claimNext(String workerId);
+
+    /** Sets stage/step/totalSteps and progress (0..100; it never decreases) of a non-terminal job. No event. */
+    void updateProgress(String id, int progress, String stage, int step, int totalSteps);
+
+    /** Appends an event; seq = previous + 1 per job, gap-free, atomic. Subscribers see it after commit. */
+    JobEvent appendEvent(String id, String type, String dataJson);
+
+    /** Events with seq &gt; afterSeq, in seq order (afterSeq 0 = all). Empty for an unknown job. */
+    List<JobEvent> events(String id, long afterSeq);
+
+    /** → COMPLETED with the final resolved request (null keeps the stored one); appends "completed". */
+    Job complete(String id, String resolvedJson);
+
+    /** → FAILED with the error (a problem-details JSON); appends "failed" carrying the error. */
+    Job fail(String id, String errorJson);
+
+    /** → CANCELLED; appends "cancelled". complete/fail/cancel return a terminal job unchanged (no event). */
+    Job cancel(String id);
+
+    /**
+     * Sets cancelRequested on an IN_PROGRESS job (the worker stops between steps and calls {@link #cancel});
+     * appends "cancel_requested" the first time. False when the job is not IN_PROGRESS or does not exist.
+     */
+    boolean requestCancel(String id);
+
+    /** Removes the job, its events and its checkpoint; false when there was none. */
+    boolean delete(String id);
+
+    /** QUEUED + IN_PROGRESS jobs of this owner. */
+    long countActive(String owner);
+
+    /** All QUEUED jobs. */
+    long queueDepth();
+
+    /** 0-based position among QUEUED jobs in claim order; null if the job is not queued. */
+    Integer queuePosition(String id);
+
+    /**
+     * On start-up: every IN_PROGRESS job of this worker, or of workers considered dead (no heartbeat within the
+     * store's worker timeout), goes back to QUEUED with an event "requeued" (a job whose cancel was requested
+     * becomes CANCELLED instead); returns how many were requeued. Also records a heartbeat for {@code workerId}.
+     */
+    int requeueInterrupted(String workerId);
+
+    /** Marks the worker alive; claimNext, updateProgress and requeueInterrupted do it too. */
+    void heartbeat(String workerId);
+
+    /** Latest render checkpoint (replaces the previous one). */
+    void saveCheckpoint(String id, int step, byte[] state);
+
+    Optional<Checkpoint> checkpoint(String id);
+
+    /**
+     * Listener called for every appended event (any job), after commit, on one store thread per store (keep it quick,
+     * hand work off). On PostgreSQL also events appended by other processes (LISTEN/NOTIFY; payload job id + seq, the
+     * event is re-read). H2: in-process only. Closing the returned handle unsubscribes.
+     */
+    AutoCloseable subscribe(Consumer<JobEvent> listener);
+}
