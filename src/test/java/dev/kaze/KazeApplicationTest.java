@@ -12,7 +12,8 @@ import java.net.http.HttpResponse;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The server starts on its embedded defaults and answers its health endpoint. */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "spring.datasource.url=jdbc:h2:mem:health;DB_CLOSE_DELAY=-1", "kaze.data-dir=target/test-data/health"})
 class KazeApplicationTest {
     @LocalServerPort int port;
 

@@ -82,6 +82,23 @@ public final class ApiKeyFilter implements WebFilter, Ordered {
         return chain.filter(exchange);
     }
 
+    /**
+     * The caller of a request that already passed this filter (a WebSocket handshake: the session
+     * does not carry the exchange's attributes), or null.
+     */
+    public Caller authenticate(org.springframework.http.HttpHeaders headers, java.net.URI uri) {
+        String token = null;
+        String h = headers.getFirst(HttpHeaders.AUTHORIZATION);
+        if (h != null && h.regionMatches(true, 0, "Bearer ", 0, 7)) token = h.substring(7).strip();
+        else {
+            String q = org.springframework.web.util.UriComponentsBuilder.fromUri(uri).build().getQueryParams().getFirst("access_token");
+            if (q != null) token = java.net.URLDecoder.decode(q, java.nio.charset.StandardCharsets.UTF_8);
+        }
+        if (token == null || token.isEmpty()) return anonymous ? new Caller("anonymous") : null;
+        String owner = lookup(token);
+        return owner == null ? null : new Caller(owner);
+    }
+
     /** The id of the key, comparing against every configured key in constant time. */
     private String lookup(String token) {
         byte[] hash = sha256(token);

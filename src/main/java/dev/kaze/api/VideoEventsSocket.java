@@ -21,15 +21,17 @@ public final class VideoEventsSocket implements WebSocketHandler {
     static final UriTemplate PATH = new UriTemplate("/v1/videos/{id}/events");
     private final JobQueue queue;
     private final JobEvents events;
+    private final ApiKeyFilter keys;
 
-    public VideoEventsSocket(JobQueue queue, JobEvents events) {
+    public VideoEventsSocket(JobQueue queue, JobEvents events, ApiKeyFilter keys) {
         this.queue = queue;
         this.events = events;
+        this.keys = keys;
     }
 
     @Override
     public Mono<Void> handle(WebSocketSession session) {
-        Caller caller = (Caller) session.getAttributes().get(Caller.ATTRIBUTE);
+        Caller caller = keys.authenticate(session.getHandshakeInfo().getHeaders(), session.getHandshakeInfo().getUri());
         Map<String, String> vars = PATH.match(session.getHandshakeInfo().getUri().getPath());
         String id = vars.get("id");
         long after;

@@ -19,7 +19,7 @@ import java.util.List;
 @ConfigurationProperties("kaze")
 public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
                              @DefaultValue Auth auth, @DefaultValue Limits limits, @DefaultValue Cors cors,
-                             @DefaultValue Worker worker) {
+                             @DefaultValue Worker worker, @DefaultValue Webhooks webhooks) {
 
     /** @param dir a model directory (Hugging Face or ComfyUI layout); null serves the preview model */
     public record Models(Path dir, Path loras) {}
@@ -48,6 +48,12 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
             allowedOrigins = allowedOrigins == null ? List.of() : List.copyOf(allowedOrigins);
         }
     }
+
+    /**
+     * @param secret the Standard Webhooks signing secret ({@code whsec_…}); generated and kept in
+     *               the data directory when not set
+     */
+    public record Webhooks(String secret) {}
 
     /** @param checkpointEvery save the latent every this many steps, so a restarted render resumes */
     public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}

@@ -8,6 +8,11 @@ import dev.kaze.jobs.JobEvents;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStore;
 import dev.kaze.jobs.ModelInfo;
+import dev.kaze.jobs.WebhookRelay;
+import dev.kaze.jobs.webhooks.InMemoryWebhookOutbox;
+import dev.kaze.jobs.webhooks.WebhookDispatcher;
+import dev.kaze.jobs.webhooks.WebhookListener;
+import dev.kaze.jobs.webhooks.WebhookSignature;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.ModelDirectory;
@@ -29,8 +34,6 @@ import org.springframework.web.reactive.HandlerMapping;
 import org.springframework.web.reactive.config.CorsRegistry;
 import org.springframework.web.reactive.config.WebFluxConfigurer;
 import org.springframework.web.reactive.handler.SimpleUrlHandlerMapping;
-import org.springframework.web.reactive.socket.server.support.HandshakeWebSocketService;
-import org.springframework.web.reactive.socket.server.support.WebSocketHandlerAdapter;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
@@ -97,6 +100,39 @@ public class ServiceConfig implements WebFluxConfigurer {
         if (props.worker().enabled()) event.getApplicationContext().getBean(DeviceWorker.class).start();
     }
 
+    /** The Standard Webhooks secret: configured, or generated once and kept in the data directory. */
+    @Bean
+    WebhookSecret webhookSecret() throws java.io.IOException {
+        if (props.webhooks().secret() != null && !props.webhooks().secret().isBlank())
+            return new WebhookSecret(props.webhooks().secret().strip());
+        Path file = props.dataDir().resolve("webhook-secret");
+        if (Files.isRegularFile(file)) return new WebhookSecret(Files.readString(file).strip());
+        Files.createDirectories(props.dataDir());
+        String secret = WebhookSignature.newSecret();
+        Path tmp = Files.createTempFile(props.dataDir(), "webhook-secret", ".tmp");
+        try {
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        } catch (UnsupportedOperationException ignored) {
+            // not a POSIX file system
+        }
+        Files.writeString(tmp, secret);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return new WebhookSecret(secret);
+    }
+
+    /** The server's webhook signing secret. */
+    public record WebhookSecret(String value) {
+        @Override public String toString() { return "WebhookSecret[hidden]"; }
+    }
+
+    @Bean(destroyMethod = "close")
+    WebhookRelay webhookRelay(JobStore store, WebhookSecret secret) {
+        WebhookRelay relay = new WebhookRelay(store, new WebhookDispatcher(WebhookDispatcher.Settings.production(),
+                new InMemoryWebhookOutbox(), WebhookListener.NONE), secret.value());
+        relay.start();
+        return relay;
+    }
+
     @Bean
     ProblemWriter problemWriter() { return new ProblemWriter(); }
 
@@ -114,10 +150,10 @@ public class ServiceConfig implements WebFluxConfigurer {
     }
 
     @Bean
-    HandlerMapping videoEventsSocketMapping(JobQueue queue, JobEvents events) {
-        SimpleUrlHandlerMapping mapping = new SimpleUrlHandlerMapping(Map.of("/v1/videos/*/events", new VideoEventsSocket(queue, events)), -1) {
+    HandlerMapping videoEventsSocketMapping(JobQueue queue, JobEvents events, ApiKeyFilter keys) {
+        SimpleUrlHandlerMapping mapping = new SimpleUrlHandlerMapping(Map.of("/v1/videos/*/events", new VideoEventsSocket(queue, events, keys)), -1) {
             @Override
-            protected Mono<Object> getHandlerInternal(ServerWebExchange exchange) {
+            public Mono<Object> getHandlerInternal(ServerWebExchange exchange) {
                 // only WebSocket upgrades; the same path with Accept: text/event-stream is the SSE endpoint
                 String upgrade = exchange.getRequest().getHeaders().getUpgrade();
                 if (upgrade == null || !upgrade.equalsIgnoreCase("websocket")) return Mono.empty();
@@ -125,13 +161,6 @@ public class ServiceConfig implements WebFluxConfigurer {
             }
         };
         return mapping;
-    }
-
-    @Bean
-    WebSocketHandlerAdapter webSocketHandlerAdapter() {
-        HandshakeWebSocketService service = new HandshakeWebSocketService();
-        service.setSessionAttributePredicate(name -> name.equals(dev.kaze.api.Caller.class.getName()));
-        return new WebSocketHandlerAdapter(service);
     }
 
     @Override
