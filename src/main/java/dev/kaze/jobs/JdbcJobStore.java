@@ -92,6 +92,10 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
         return dialect;
     }
 
+    public Duration workerTimeout() {
+        return workerTimeout;
+    }
+
     // ---------------------------------------------------------------- jobs
 
     @Override

@@ -76,8 +76,12 @@ public interface JobStore {
      */
     int requeueInterrupted(String workerId);
 
-    /** Marks the worker alive; claimNext, updateProgress and requeueInterrupted do it too. */
-    void heartbeat(String workerId);
+    /**
+     * Marks the worker alive; claimNext, updateProgress and requeueInterrupted do it too, so a worker needs this only
+     * while it goes longer than the worker timeout without them. Added to the agreed contract; a no-op by default.
+     */
+    default void heartbeat(String workerId) {
+    }
 
     /** Latest render checkpoint (replaces the previous one). */
     void saveCheckpoint(String id, int step, byte[] state);

@@ -1,0 +1,35 @@
+package dev.kaze.jobs;
+
+import dev.kaze.config.JobStoreConfig;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.flyway.autoconfigure.FlywayAutoConfiguration;
+import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+
+import java.time.Duration;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Spring wiring: Boot's Flyway migrates db/migration/{vendor} before JobStoreConfig builds the store. */
+class JobStoreConfigTest {
+    @Test
+    void theStoreIsBuiltOnAMigratedDatabase() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(DataSourceAutoConfiguration.class, FlywayAutoConfiguration.class))
+                .withUserConfiguration(JobStoreConfig.class)
+                .withPropertyValues(
+                        "spring.datasource.url=jdbc:h2:mem:cfg_" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1",
+                        "spring.flyway.locations=" + JobSchema.LOCATIONS,
+                        "kaze.jobs.worker-timeout=90s")
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    JobStore store = context.getBean(JobStore.class);
+                    Job job = store.create(JobStoreContract.video("alice", 0));
+                    assertThat(store.find(job.id())).contains(job);
+                    assertThat(context.getBean(JdbcJobStore.class).dialect()).isEqualTo(JdbcJobStore.Dialect.H2);
+                    assertThat(context.getBean(JdbcJobStore.class).workerTimeout()).isEqualTo(Duration.ofSeconds(90));
+                });
+    }
+}
