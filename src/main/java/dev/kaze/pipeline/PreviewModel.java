@@ -21,8 +21,8 @@ public final class PreviewModel {
     public static final int TEXT_LEN = 64;
 
     public static final T5Config T5 = new T5Config(dev.kaze.pipeline.text.ByteTokenizer.VOCAB_SIZE, 32, 32, 64, 4, 2, 32, false, T5Config.DEFAULT_EPS);
-    public static final DitConfig DIT = new DitConfig(new int[]{1, 2, 2}, TEXT_LEN, 16, 32, 64, 32, 32, 16, 2, 2, true, true, 1e-6);
-    public static final VaeConfig VAE = new VaeConfig(8, 16, List.of(1, 2, 2, 2), 1, List.of(), List.of(false, true, true));
+    public static final DitConfig DIT = new DitConfig(new int[]{1, 2, 2}, TEXT_LEN, 16, 32, 64, 32, 32, 16, 2, 1, true, true, 1e-6);
+    public static final VaeConfig VAE = new VaeConfig(4, 16, List.of(1, 2, 2, 2), 1, List.of(), List.of(false, true, true));
 
     /**
      * Deterministic values per key: ones for norm weights and gammas, small normals for biases and
