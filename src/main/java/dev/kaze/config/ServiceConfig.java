@@ -91,7 +91,24 @@ public class ServiceConfig implements WebFluxConfigurer {
             Device d = cuda ? new Device(device) : new Device(torch.DeviceType.CPU);
             if (model.preview()) return WanModel.preview(model.loras().directory(), d);
             return WanModel.open(ModelDirectory.scan(props.models().dir()), d, cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float);
-        }, encoder, "worker-" + UUID.randomUUID().toString().substring(0, 8));
+        }, encoder, workerId(), props.worker().checkpointEvery());
+    }
+
+    /**
+     * This installation's worker id, kept in the data directory: after a crash the restarted
+     * process claims back its own interrupted jobs at once (other workers' only once they time out).
+     */
+    private String workerId() {
+        Path file = props.dataDir().resolve("worker-id");
+        try {
+            if (Files.isRegularFile(file)) return Files.readString(file).strip();
+            Files.createDirectories(props.dataDir());
+            String id = "worker-" + UUID.randomUUID().toString().substring(0, 8);
+            Files.writeString(file, id);
+            return id;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot keep the worker id in " + file + ": " + e.getMessage(), e);
+        }
     }
 
     @EventListener(ApplicationReadyEvent.class)

@@ -1,6 +1,8 @@
 package dev.kaze.jobs;
 
 import dev.kaze.pipeline.CancelledException;
+import dev.kaze.pipeline.DenoisingLoop;
+import dev.kaze.pipeline.RenderCheckpoint;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.GeneratedVideo;
 import dev.kaze.pipeline.GenerationListener;
@@ -47,11 +49,15 @@ public final class DeviceWorker implements AutoCloseable {
     private volatile String loadError;
     private Thread thread;
 
-    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, String workerId) {
+    private final int checkpointEvery;
+
+    /** checkpointEvery: save the render's state every this many denoising steps (0: never). */
+    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, String workerId, int checkpointEvery) {
         this.queue = queue;
         this.modelLoader = modelLoader;
         this.encoder = encoder;
         this.workerId = workerId;
+        this.checkpointEvery = checkpointEvery;
     }
 
     public synchronized void start() {
@@ -103,8 +109,18 @@ public final class DeviceWorker implements AutoCloseable {
         JobStore store = queue.store();
         try {
             GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
-            Progress progress = new Progress(store, id, r.steps());
-            GeneratedVideo video = pipeline.generate(r, progress, () -> !running || queue.isCancelRequested(id));
+            Progress progress = new Progress(store, id, r.steps(), job.progress());
+            byte[] resume = store.checkpoint(id).map(Checkpoint::state).orElse(null);
+            if (resume != null) {
+                int from = store.checkpoint(id).get().step();
+                store.appendEvent(id, "resumed", RequestJson.JSON.createObjectNode().put("step", from).toString());
+                log.info("job {} resumes from its checkpoint after step {}", id, from);
+            }
+            DenoisingLoop.Checkpoints checkpoints = checkpointEvery <= 0 ? DenoisingLoop.Checkpoints.NONE
+                    : (scheduler, latent, done) -> {
+                        if (done % checkpointEvery == 0) store.saveCheckpoint(id, done, RenderCheckpoint.save(scheduler, latent));
+                    };
+            GeneratedVideo video = pipeline.generate(r, progress, () -> !running || queue.isCancelRequested(id), resume, checkpoints);
             progress.stage("encode", 97);
             encoding.submit(() -> finish(job, r, video));
         } catch (CancelledException e) {
@@ -128,6 +144,7 @@ public final class DeviceWorker implements AutoCloseable {
             Thumbnail.writeJpeg(frames, dir.resolve("thumbnail.jpg"));
             ObjectNode manifest = RequestJson.write(r, video.modelId());
             manifest.put("software_version", SOFTWARE_VERSION);
+            manifest.put("frames_sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(video.rgb())));
             var hashes = manifest.putObject("lora_sha256");
             for (GenerateRequest.LoraRef l : r.loras()) hashes.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
             Files.writeString(dir.resolve("request.json"), manifest.toPrettyString());
@@ -166,10 +183,11 @@ public final class DeviceWorker implements AutoCloseable {
         private double stepSeconds;
         private int stepsDone;
 
-        Progress(JobStore store, String id, int steps) {
+        Progress(JobStore store, String id, int steps, int progressSoFar) {
             this.store = store;
             this.id = id;
             this.steps = steps;
+            this.progress = progressSoFar;
         }
 
         @Override public void onStage(Stage stage) {
