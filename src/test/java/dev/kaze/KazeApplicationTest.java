@@ -17,6 +17,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 class KazeApplicationTest {
     @LocalServerPort int port;
 
+    HttpResponse<String> get(String path) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void readinessWaitsForTheModelAndMetricsAndOpenApiAreServed() throws Exception {
+        long end = System.nanoTime() + 60_000_000_000L;
+        while (!get("/actuator/health/readiness").body().contains("\"UP\"") && System.nanoTime() < end) Thread.sleep(100);
+        HttpResponse<String> health = get("/actuator/health");
+        assertThat(health.body()).contains("\"UP\"");
+        HttpResponse<String> prometheus = get("/actuator/prometheus");
+        assertThat(prometheus.statusCode()).isEqualTo(200);
+        assertThat(prometheus.body()).contains("kaze_queue_depth").contains("kaze_native_memory_bytes");
+        HttpResponse<String> api = get("/v3/api-docs");
+        assertThat(api.statusCode()).isEqualTo(200);
+        assertThat(api.body()).contains("/v1/videos").contains("/v1/videos/{id}/content");
+    }
+
     @Test
     void healthIsUp() throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(

@@ -7,6 +7,7 @@ import dev.kaze.jobs.DeviceWorker;
 import dev.kaze.jobs.JobEvents;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStore;
+import dev.kaze.jobs.JobMetrics;
 import dev.kaze.jobs.ModelInfo;
 import dev.kaze.jobs.WebhookRelay;
 import dev.kaze.jobs.webhooks.InMemoryWebhookOutbox;
@@ -111,9 +112,17 @@ public class ServiceConfig implements WebFluxConfigurer {
         }
     }
 
+    @Bean
+    JobMetrics jobMetrics(io.micrometer.core.instrument.MeterRegistry registry, JobStore store, DeviceWorker worker) {
+        JobMetrics metrics = new JobMetrics(registry, store);
+        worker.metrics(metrics);
+        return metrics;
+    }
+
     @EventListener(ApplicationReadyEvent.class)
     public void startWorker(ApplicationReadyEvent event) throws java.io.IOException {
         Files.createDirectories(props.dataDir());
+        event.getApplicationContext().getBean(JobMetrics.class);
         if (props.worker().enabled()) event.getApplicationContext().getBean(DeviceWorker.class).start();
     }
 

@@ -50,6 +50,10 @@ public final class DeviceWorker implements AutoCloseable {
     private Thread thread;
 
     private final int checkpointEvery;
+    private volatile JobMetrics metrics;
+
+    /** Metrics to record into (optional). */
+    public void metrics(JobMetrics metrics) { this.metrics = metrics; }
 
     /** checkpointEvery: save the render's state every this many denoising steps (0: never). */
     public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, String workerId, int checkpointEvery) {
@@ -109,7 +113,7 @@ public final class DeviceWorker implements AutoCloseable {
         JobStore store = queue.store();
         try {
             GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
-            Progress progress = new Progress(store, id, r.steps(), job.progress());
+            Progress progress = new Progress(store, id, r.steps(), job.progress(), metrics);
             byte[] resume = store.checkpoint(id).map(Checkpoint::state).orElse(null);
             if (resume != null) {
                 int from = store.checkpoint(id).get().step();
@@ -127,10 +131,12 @@ public final class DeviceWorker implements AutoCloseable {
             queue.forget(id);
             if (!running) return;   // shutting down: the job stays in progress and is requeued on the next start
             store.cancel(id);
+            record("cancelled", job);
         } catch (RuntimeException | Error e) {
             log.warn("job {} failed: {}", id, e.getMessage(), e);
             queue.forget(id);
             store.fail(id, problem("generation-failed", "Generation failed", e.getMessage()));
+            record("failed", job);
         }
     }
 
@@ -150,12 +156,20 @@ public final class DeviceWorker implements AutoCloseable {
             Files.writeString(dir.resolve("request.json"), manifest.toPrettyString());
             queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
             queue.store().complete(id, job.resolvedJson());
+            record("completed", job);
         } catch (Exception e) {
             log.warn("job {} failed while encoding: {}", id, e.getMessage(), e);
             queue.store().fail(id, problem("encoding-failed", "Encoding failed", e.getMessage()));
+            record("failed", job);
         } finally {
             queue.forget(id);
         }
+    }
+
+    private void record(String outcome, Job job) {
+        JobMetrics m = metrics;
+        java.time.Instant started = job.startedAt() != null ? job.startedAt() : java.time.Instant.now();
+        if (m != null) m.outcome(outcome, java.time.Duration.between(started, java.time.Instant.now()));
     }
 
     private synchronized String sha256(Path file) {
@@ -183,11 +197,16 @@ public final class DeviceWorker implements AutoCloseable {
         private double stepSeconds;
         private int stepsDone;
 
-        Progress(JobStore store, String id, int steps, int progressSoFar) {
+        private final JobMetrics metrics;
+        private String stageName;
+        private long stageStarted = System.nanoTime();
+
+        Progress(JobStore store, String id, int steps, int progressSoFar, JobMetrics metrics) {
             this.store = store;
             this.id = id;
             this.steps = steps;
             this.progress = progressSoFar;
+            this.metrics = metrics;
         }
 
         @Override public void onStage(Stage stage) {
@@ -199,6 +218,10 @@ public final class DeviceWorker implements AutoCloseable {
         }
 
         void stage(String name, int pct) {
+            long now = System.nanoTime();
+            if (metrics != null && stageName != null) metrics.stage(stageName, java.time.Duration.ofNanos(now - stageStarted));
+            stageName = name;
+            stageStarted = now;
             progress = Math.max(progress, pct);
             store.updateProgress(id, progress, name, stepsDone, steps);
             store.appendEvent(id, "progress", RequestJson.JSON.createObjectNode().put("stage", name).put("progress", progress)
@@ -208,6 +231,7 @@ public final class DeviceWorker implements AutoCloseable {
         @Override public void onStep(int step, int total, double seconds) {
             stepsDone = step;
             stepSeconds += seconds;
+            if (metrics != null) metrics.step(seconds);
             progress = Math.max(progress, 5 + (int) (85L * step / total));
             double eta = (stepSeconds / step) * (total - step);
             store.updateProgress(id, progress, "denoise", step, total);
