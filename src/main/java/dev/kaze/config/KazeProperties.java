@@ -34,8 +34,11 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
         }
     }
 
-    /** @param sha256 hex SHA-256 of the key (preferred); key: the key itself, hashed at start-up */
-    public record ApiKey(String id, String sha256, String key, Integer maxConcurrent, Integer maxQueued) {}
+    /**
+     * @param sha256    hex SHA-256 of the key (preferred); key: the key itself, hashed at start-up
+     * @param maxQueued queued or running jobs this key may have (overrides kaze.limits.per-key-queued)
+     */
+    public record ApiKey(String id, String sha256, String key, Integer maxQueued) {}
 
     /**
      * @param maxQueued       jobs waiting in the whole queue before submissions get 429

@@ -75,7 +75,9 @@ public class ServiceConfig implements WebFluxConfigurer {
 
     @Bean
     JobQueue jobQueue(JobStore store, ModelInfo model) {
-        return new JobQueue(store, model, props.dataDir(), props.limits().maxQueued(), props.limits().perKeyQueued());
+        Map<String, Integer> perKey = new java.util.HashMap<>();
+        for (KazeProperties.ApiKey k : props.auth().keys()) if (k.maxQueued() != null) perKey.put(k.id(), k.maxQueued());
+        return new JobQueue(store, model, props.dataDir(), props.limits().maxQueued(), props.limits().perKeyQueued(), perKey);
     }
 
     @Bean(destroyMethod = "close")

@@ -26,12 +26,16 @@ public final class JobQueue {
     private final Set<String> cancelRequested = ConcurrentHashMap.newKeySet();
     private final Object wakeUp = new Object();
 
-    public JobQueue(JobStore store, ModelInfo model, Path dataDir, int maxQueued, int perOwnerActive) {
+    private final java.util.Map<String, Integer> ownerLimits;
+
+    /** ownerLimits: per-owner (API key id) overrides of perOwnerActive. */
+    public JobQueue(JobStore store, ModelInfo model, Path dataDir, int maxQueued, int perOwnerActive, java.util.Map<String, Integer> ownerLimits) {
         this.store = store;
         this.model = model;
         this.dataDir = dataDir;
         this.maxQueued = maxQueued;
         this.perOwnerActive = perOwnerActive;
+        this.ownerLimits = java.util.Map.copyOf(ownerLimits);
     }
 
     public JobStore store() { return store; }
@@ -58,7 +62,7 @@ public final class JobQueue {
         if (depth >= maxQueued)
             throw new QueueFullException("the queue is full (" + depth + " jobs waiting); try again later", 30);
         long active = store.countActive(owner);
-        if (active >= perOwnerActive)
+        if (active >= ownerLimits.getOrDefault(owner, perOwnerActive))
             throw new QueueFullException("this API key has " + active + " queued or running jobs, the most it may have; wait for one to finish", 10);
         Job job = store.create(new NewJob(JobKind.VIDEO, owner, priority, requestJson,
                 RequestJson.write(resolved, model.id()).toString(), metadataJson, webhookJson, idempotencyKey, requestHash));

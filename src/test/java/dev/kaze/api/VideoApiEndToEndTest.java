@@ -27,13 +27,16 @@ import static org.assertj.core.api.Assertions.assertThat;
         "kaze.auth.anonymous=false",
         "kaze.auth.keys[0].id=alice", "kaze.auth.keys[0].key=alice-key",
         "kaze.auth.keys[1].id=bob", "kaze.auth.keys[1].sha256=81b637d8fcd2c6da6359e6963113a1170de795e4b725b84d1e0b4cfd9ec58ce9",
-        "kaze.limits.per-key-queued=4"
+        "kaze.limits.per-key-queued=4",
+        "kaze.webhooks.secret=" + VideoApiEndToEndTest.SECRET
 })
 class VideoApiEndToEndTest {
     @LocalServerPort int port;
 
     ApiClient alice() { return new ApiClient(port, "alice-key"); }
     ApiClient bob() { return new ApiClient(port, "bob"); }   // sha256("bob") is configured above
+
+    static final String SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     static final String SMALL = "{\"prompt\":\"a cat in the rain\",\"size\":\"64x48\",\"frames\":9,\"steps\":3,\"seed\":5}";
 
@@ -173,6 +176,43 @@ class VideoApiEndToEndTest {
         assertThat(ApiClient.json(r).get("type").asString()).endsWith("/queue-full");
         for (String id : ids) bob().post("/v1/videos/" + id + "/cancel", "");
         for (String id : ids) assertThat(bob().awaitTerminal(id, Duration.ofSeconds(60)).get("status").asString()).isEqualTo("cancelled");
+    }
+
+    @Test
+    void webhooksAreSignedAndDeliveredForTheChosenEvents() throws Exception {
+        var received = new java.util.concurrent.LinkedBlockingQueue<String[]>();
+        var server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/hook", exchange -> {
+            String body = new String(exchange.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            try {
+                dev.kaze.jobs.webhooks.WebhookSignature.verify(SECRET, exchange.getRequestHeaders(), body, Duration.ofMinutes(5));
+                received.add(new String[]{exchange.getRequestHeaders().getFirst("webhook-id"), body});
+                exchange.sendResponseHeaders(204, -1);
+            } catch (dev.kaze.jobs.webhooks.WebhookVerificationException e) {
+                exchange.sendResponseHeaders(401, -1);
+            }
+            exchange.close();
+        });
+        server.start();
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/hook";
+            String body = SMALL.replace("}", ",\"webhook\":{\"url\":\"" + url + "\",\"events\":[\"started\",\"completed\"]},\"metadata\":{\"order\":42}}");
+            String id = ApiClient.json(alice().post("/v1/videos", body)).get("id").asString();
+            alice().awaitTerminal(id, Duration.ofSeconds(60));
+            String[] first = received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+            String[] second = received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(first).isNotNull();
+            assertThat(second).isNotNull();
+            JsonNode started = ApiClient.JSON.readTree(first[1]), completed = ApiClient.JSON.readTree(second[1]);
+            assertThat(started.get("type").asString()).isEqualTo("video.started");
+            assertThat(completed.get("type").asString()).isEqualTo("video.completed");
+            assertThat(completed.at("/data/id").asString()).isEqualTo(id);
+            assertThat(completed.at("/data/metadata/order").asInt()).isEqualTo(42);
+            assertThat(first[0]).isNotEqualTo(second[0]);
+            assertThat(received.poll(1, java.util.concurrent.TimeUnit.SECONDS)).as("no other event types were sent").isNull();
+        } finally {
+            server.stop(0);
+        }
     }
 
     @Test
