@@ -93,6 +93,23 @@ public final class ProblemWriter {
         n.put("detail", p.getDetail());
         if (p.getInstance() != null) n.put("instance", p.getInstance().toString());
         if (p.getProperties() != null) p.getProperties().forEach((k, v) -> n.set(k, JSON.valueToTree(v)));
+        n.set("error", openAiError(p));
         return n.toString();
+    }
+
+    /**
+     * The same error as OpenAI's API writes it ({@code {"error": {message, type, param, code}}}), beside the
+     * problem's members, so OpenAI's SDKs raise their typed exceptions with Kaze's message and field.
+     */
+    private static tools.jackson.databind.node.ObjectNode openAiError(ProblemDetail p) {
+        var e = JSON.createObjectNode();
+        e.put("message", p.getDetail());
+        e.put("type", p.getStatus() >= 500 ? "server_error" : p.getStatus() == 429 ? "rate_limit_error" : "invalid_request_error");
+        Object errors = p.getProperties() == null ? null : p.getProperties().get("errors");
+        if (errors instanceof java.util.List<?> list && !list.isEmpty() && list.getFirst() instanceof FieldError f) e.put("param", f.field());
+        else e.putNull("param");
+        String type = p.getType().toString();
+        e.put("code", type.substring(type.lastIndexOf('/') + 1));
+        return e;
     }
 }

@@ -151,7 +151,8 @@ public class VideoController {
 
     @GetMapping
     public Mono<ObjectNode> list(ServerWebExchange exchange, @RequestParam(required = false) String after,
-                                 @RequestParam(required = false) String status, @RequestParam(required = false) String limit) {
+                                 @RequestParam(required = false) String status, @RequestParam(required = false) String limit,
+                                 @RequestParam(required = false) String order) {
         Caller caller = Caller.of(exchange);
         int n = 20;
         if (limit != null) {
@@ -174,15 +175,19 @@ public class VideoController {
             };
             if (filter == null) return Mono.error(ValidationException.of("status", "must be queued, in_progress, completed, failed or cancelled"));
         }
-        if (after != null && after.length() > 256) return Mono.error(ValidationException.of("after", "is not a cursor this server gave"));
+        if (order != null && !order.equals("asc") && !order.equals("desc"))
+            return Mono.error(ValidationException.of("order", "must be asc or desc"));
+        boolean ascending = "asc".equals(order);
+        if (after != null && after.length() > 256)
+            return Mono.error(ValidationException.of("after", "is neither the id of one of your videos nor a cursor this server gave"));
         JobStatus f = filter;
         int limitN = n;
         return blocking(() -> {
             JobPage page;
             try {
-                page = queue.list(caller.owner(), f, after, limitN);
+                page = queue.list(caller.owner(), f, after, limitN, ascending);
             } catch (IllegalArgumentException e) {
-                throw ValidationException.of("after", "is not a cursor this server gave");
+                throw ValidationException.of("after", "is neither the id of one of your videos nor a cursor this server gave");
             }
             ObjectNode out = JSON.createObjectNode().put("object", "list");
             var data = out.putArray("data");

@@ -8,7 +8,8 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The video object: OpenAI's Videos API fields ({@code id, object, model, status, progress, seconds,
- * size, created_at, completed_at, error}) with Kaze's beside them.
+ * size, prompt, created_at, completed_at, expires_at, remixed_from_video_id, error}) with Kaze's beside
+ * them. Kaze adds one status, {@code cancelled}, that OpenAI's videos do not have.
  */
 final class VideoObject {
     private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -25,6 +26,20 @@ final class VideoObject {
         };
     }
 
+    /**
+     * OpenAI's {@code seconds}: the duration the caller asked for, as a string ("4"), when it asked
+     * by seconds (its 4k+1 frames span exactly that); else the rendered frames over the fps.
+     */
+    static String seconds(JsonNode asked, String rendered) {
+        if (asked == null || asked.isNull()) return rendered;
+        try {
+            double s = asked.isNumber() ? asked.asDouble() : Double.parseDouble(asked.asString().strip());
+            return s == Math.rint(s) ? Long.toString((long) s) : Double.toString(s);
+        } catch (RuntimeException e) {
+            return rendered;
+        }
+    }
+
     static ObjectNode of(Job job, Integer queuePosition, Long etaSeconds) {
         JsonNode resolved = job.resolvedJson() == null ? JSON.createObjectNode() : JSON.readTree(job.resolvedJson());
         ObjectNode n = JSON.createObjectNode();
@@ -33,8 +48,10 @@ final class VideoObject {
         n.put("model", resolved.path("model").asString("kaze"));
         n.put("status", status(job.status()));
         n.put("progress", job.status() == JobStatus.COMPLETED ? 100 : Math.max(0, Math.min(100, job.progress())));
-        n.put("seconds", resolved.path("seconds").asString(""));
+        JsonNode asked = job.requestJson() == null ? JSON.createObjectNode() : JSON.readTree(job.requestJson());
+        n.put("seconds", seconds(asked.get("seconds"), resolved.path("seconds").asString("")));
         n.put("size", resolved.path("size").asString(""));
+        n.put("prompt", asked.path("prompt").asString(resolved.path("prompt").asString("")));
         n.put("created_at", job.createdAt().getEpochSecond());
         if (job.completedAt() != null) n.put("completed_at", job.completedAt().getEpochSecond()); else n.putNull("completed_at");
         n.putNull("expires_at");

@@ -197,7 +197,9 @@ public class ServiceConfig implements WebFluxConfigurer {
         if (origins.isEmpty()) return;
         registry.addMapping("/v1/**").allowedOrigins(origins.toArray(String[]::new))
                 .allowedMethods("GET", "POST", "DELETE", "OPTIONS")
-                .allowedHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID")
+                // any request header: OpenAI's SDKs add X-Stainless-*, OpenAI-Organization and OpenAI-Project to every
+                // call; keys travel in Authorization (no cookies), so this opens nothing to other origins
+                .allowedHeaders("*")
                 .exposedHeaders("Location", "Retry-After", "ETag", "Content-Range", "Accept-Ranges").maxAge(3600);
     }
 

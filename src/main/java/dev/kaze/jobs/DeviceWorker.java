@@ -101,7 +101,17 @@ public final class DeviceWorker implements AutoCloseable {
                     }
                     continue;
                 }
-                runJob(pipeline, job.get());
+                try {
+                    runJob(pipeline, job.get());
+                } catch (JobNotFoundException e) {
+                    // deleted while it ran (DELETE cancels and removes at once): nothing is left to record
+                    log.info("job {} was deleted while it ran", job.get().id());
+                    queue.forget(job.get().id());
+                } catch (RuntimeException e) {
+                    // the store could not record the outcome; keep the worker alive for the next job
+                    log.error("job {}: could not record its outcome: {}", job.get().id(), e.getMessage(), e);
+                    queue.forget(job.get().id());
+                }
             }
         } finally {
             ready = false;
@@ -127,6 +137,8 @@ public final class DeviceWorker implements AutoCloseable {
             GeneratedVideo video = pipeline.generate(r, progress, () -> !running || queue.isCancelRequested(id), resume, checkpoints);
             progress.stage("encode", 97);
             encoding.submit(() -> finish(job, r, video));
+        } catch (JobNotFoundException e) {
+            throw e;
         } catch (CancelledException e) {
             queue.forget(id);
             if (!running) return;   // shutting down: the job stays in progress and is requeued on the next start
@@ -157,6 +169,9 @@ public final class DeviceWorker implements AutoCloseable {
             queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
             queue.store().complete(id, job.resolvedJson());
             record("completed", job);
+        } catch (JobNotFoundException e) {
+            log.info("job {} was deleted while it was encoded", id);
+            JobQueue.deleteFiles(queue.jobDir(id));
         } catch (Exception e) {
             log.warn("job {} failed while encoding: {}", id, e.getMessage(), e);
             queue.store().fail(id, problem("encoding-failed", "Encoding failed", e.getMessage()));

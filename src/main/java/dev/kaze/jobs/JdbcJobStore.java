@@ -165,14 +165,15 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
     }
 
     @Override
-    public JobPage list(String owner, JobStatus status, String cursor, int limit) {
+    public JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending) {
         if (limit < 1 || limit > 1000) throw new IllegalArgumentException("limit must be 1..1000, got " + limit);
-        Cursor after = cursor == null ? null : Cursor.decode(cursor);
+        Cursor after = cursor == null ? null : cursorOf(owner, cursor);
+        String cmp = ascending ? ">" : "<", dir = ascending ? "ASC" : "DESC";
         StringBuilder sql = new StringBuilder("SELECT " + JOB_COLUMNS + " FROM jobs WHERE 1 = 1");
         if (owner != null) sql.append(" AND owner = ?");
         if (status != null) sql.append(" AND status = ?");
-        if (after != null) sql.append(" AND (created_at < ? OR (created_at = ? AND id < ?))");
-        sql.append(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        if (after != null) sql.append(" AND (created_at " + cmp + " ? OR (created_at = ? AND id " + cmp + " ?))");
+        sql.append(" ORDER BY created_at ").append(dir).append(", id ").append(dir).append(" LIMIT ?");
         return inTx("list jobs", tx -> {
             List<Job> jobs = new ArrayList<>();
             try (PreparedStatement ps = tx.c.prepareStatement(sql.toString())) {
@@ -826,6 +827,15 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
     }
 
     /** List position: createdAt and id of the last job of the previous page, as URL-safe base64. */
+    /** A previous page's nextCursor, or the id of one of the owner's jobs (the page starts after it). */
+    private Cursor cursorOf(String owner, String cursor) {
+        if (JobKind.ofId(cursor) == null) return Cursor.decode(cursor);
+        Job job = find(cursor).filter(j -> owner == null || owner.equals(j.owner()))
+                .orElseThrow(() -> new IllegalArgumentException("no job '" + cursor + "' to list after;"
+                        + " pass the id of one of your jobs or the nextCursor of the previous page"));
+        return new Cursor(job.createdAt(), job.id());
+    }
+
     record Cursor(Instant createdAt, String id) {
         String encode() {
             return Base64.getUrlEncoder().withoutPadding()

@@ -83,6 +83,11 @@ public final class JobQueue {
         return store.list(owner, status, cursor, limit);
     }
 
+    /** The owner's jobs, oldest first when {@code ascending}; {@code cursor} is a nextCursor or a job id. */
+    public JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending) {
+        return store.list(owner, status, cursor, limit, ascending);
+    }
+
     /** Cancels a queued job at once, asks a running one to stop after its current step; idempotent. */
     public Job cancel(String owner, String id) {
         Job job = get(owner, id);

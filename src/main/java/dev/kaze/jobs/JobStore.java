@@ -24,7 +24,15 @@ public interface JobStore {
      * {@code cursor} null = first page, else a previous page's nextCursor. Pages stay stable while jobs are added.
      * {@code limit} 1..1000.
      */
-    JobPage list(String owner, JobStatus status, String cursor, int limit);
+    default JobPage list(String owner, JobStatus status, String cursor, int limit) {
+        return list(owner, status, cursor, limit, false);
+    }
+
+    /**
+     * As {@link #list(String, JobStatus, String, int)}, oldest first when {@code ascending}. {@code cursor} may also
+     * be the id of one of {@code owner}'s jobs (OpenAI's {@code after}): the page starts after that job.
+     */
+    JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending);
 
     /**
      * Claims the next QUEUED job: highest priority first, FIFO (created_at, then id) within a priority; sets

@@ -267,6 +267,30 @@ abstract class JobStoreContract {
         assertThatThrownBy(() -> store.list(null, null, null, 0)).isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Test
+    void listOldestFirstAndAfterAJobId() {
+        List<String> created = new ArrayList<>();
+        for (int i = 0; i < 5; i++) created.add(store.create(video(i == 2 ? "bob" : "alice", 0)).id());
+        List<String> aliceOldestFirst = List.of(created.get(0), created.get(1), created.get(3), created.get(4));
+
+        List<String> paged = new ArrayList<>();
+        JobPage page = store.list("alice", null, null, 3, true);
+        paged.addAll(page.jobs().stream().map(Job::id).toList());
+        page = store.list("alice", null, page.nextCursor(), 3, true);
+        paged.addAll(page.jobs().stream().map(Job::id).toList());
+        assertThat(paged).containsExactlyElementsOf(aliceOldestFirst);
+        assertThat(page.nextCursor()).isNull();
+
+        // OpenAI's `after`: the id of the last job seen, in either order
+        assertThat(store.list("alice", null, created.get(1), 10, true).jobs()).extracting(Job::id)
+                .containsExactly(created.get(3), created.get(4));
+        assertThat(store.list("alice", null, created.get(3), 10, false).jobs()).extracting(Job::id)
+                .containsExactly(created.get(1), created.get(0));
+        // another owner's job id is no cursor for alice
+        assertThatThrownBy(() -> store.list("alice", null, created.get(2), 10, false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(created.get(2));
+    }
+
     // ------------------------------------------------------------------ claim
 
     @Test
