@@ -42,7 +42,7 @@ import java.util.UUID;
  */
 public final class ApiBenchmark {
     record Options(int clients, int requests, int warmup, int subscribers, int events, int intervalMs, boolean pg,
-                   String pgUrl, String pgUser, Path out, Duration limit) {
+                   String pgUrl, String pgUser, Path out, Duration limit, String only) {
         static Options parse(String[] args) {
             Map<String, String> o = new LinkedHashMap<>();
             o.put("clients", "200");
@@ -56,6 +56,7 @@ public final class ApiBenchmark {
             o.put("pg-user", "postgres");
             o.put("out", "target/bench/api-bench.json");
             o.put("limit-s", "300");
+            o.put("only", "all");   // or submit, fanout
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
                 if (a.isBlank()) continue;
@@ -73,8 +74,12 @@ public final class ApiBenchmark {
             return new Options(positive(o, "clients"), positive(o, "requests"), Integer.parseInt(o.get("warmup")),
                     positive(o, "subscribers"), positive(o, "events"), Integer.parseInt(o.get("interval-ms")),
                     Boolean.parseBoolean(o.get("pg")), o.get("pg-url"), o.get("pg-user"), Path.of(o.get("out")),
-                    Duration.ofSeconds(positive(o, "limit-s")));
+                    Duration.ofSeconds(positive(o, "limit-s")), o.get("only"));
         }
+
+        boolean submit() { return !only.equals("fanout"); }
+
+        boolean fanOut() { return !only.equals("submit"); }
 
         private static int positive(Map<String, String> o, String name) {
             int v = Integer.parseInt(o.get(name));
@@ -95,7 +100,7 @@ public final class ApiBenchmark {
         }
     }
 
-    record StoreResult(String store, SubmitLoad.Result submit, EventFanOut.Result fanOut) {}
+    record StoreResult(String store, SubmitLoad.Result submit, long queuedAfterSubmit, EventFanOut.Result fanOut) {}
 
     static String key(int client) { return "bench-key-" + client; }
 
@@ -126,8 +131,8 @@ public final class ApiBenchmark {
         System.out.println(table);
         write(options, results, loadAtStart);
         System.out.println("figures written to " + options.out().toAbsolutePath());
-        boolean ok = results.stream().allMatch(r -> r.fanOut().complete() == r.fanOut().subscribers()
-                && r.submit().accepted() == r.submit().clients() * r.submit().requestsPerClient());
+        boolean ok = results.stream().allMatch(r -> (r.fanOut() == null || r.fanOut().complete() == r.fanOut().subscribers())
+                && (r.submit() == null || r.submit().accepted() == r.submit().clients() * r.submit().requestsPerClient()));
         System.exit(ok ? 0 : 1);
     }
 
@@ -146,26 +151,33 @@ public final class ApiBenchmark {
             int port = context.getEnvironment().getRequiredProperty("local.server.port", Integer.class);
             JobStore jobStore = context.getBean(JobStore.class);
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
-            SubmitLoad submit = new SubmitLoad(http, port);
-            if (o.warmup() > 0) {
-                System.out.println("== " + store + ": warm-up, " + o.clients() + " clients x " + o.warmup() + " submissions");
-                submit.run(o.clients(), o.warmup(), o.limit());
+            SubmitLoad.Result s = null;
+            long queued = 0;
+            if (o.submit()) {
+                SubmitLoad submit = new SubmitLoad(http, port);
+                if (o.warmup() > 0) {
+                    System.out.println("== " + store + ": warm-up, " + o.clients() + " clients x " + o.warmup() + " submissions");
+                    submit.run(o.clients(), o.warmup(), o.limit());
+                }
+                System.out.println("== " + store + ": " + o.clients() + " clients x " + o.requests() + " submissions");
+                s = submit.run(o.clients(), o.requests(), o.limit());
+                queued = jobStore.queueDepth();
+                System.out.printf("   %d accepted in %.2f s: %.0f req/s, p50 %.1f ms, p99 %.1f ms; %d jobs queued now%n", s.accepted(),
+                        s.seconds(), s.perSecond(), s.latency().p50(), s.latency().p99(), queued);
             }
-            System.out.println("== " + store + ": " + o.clients() + " clients x " + o.requests() + " submissions");
-            SubmitLoad.Result s = submit.run(o.clients(), o.requests(), o.limit());
-            System.out.printf("   %d accepted in %.2f s: %.0f req/s, p50 %.1f ms, p99 %.1f ms%n", s.accepted(), s.seconds(), s.perSecond(),
-                    s.latency().p50(), s.latency().p99());
-
-            EventFanOut fanOut = new EventFanOut(http, port, jobStore);
-            System.out.println("== " + store + ": fan-out warm-up, " + Math.min(100, o.subscribers()) + " subscribers x 20 events");
-            fanOut.run(createJob(http, port), key(0), Math.min(100, o.subscribers()), 20, Duration.ofMillis(o.intervalMs()), o.limit());
-            System.out.println("== " + store + ": fan-out, " + o.subscribers() + " subscribers x " + o.events() + " events every "
-                    + o.intervalMs() + " ms");
-            EventFanOut.Result f = fanOut.run(createJob(http, port), key(0), o.subscribers(), o.events(), Duration.ofMillis(o.intervalMs()), o.limit());
-            System.out.printf("   %d/%d subscribers complete and in order, delivery p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
-                    f.complete(), f.subscribers(), f.delivery().p50(), f.delivery().p99(), f.delivery().max());
-            f.problems().stream().limit(5).forEach(p -> System.out.println("   ! " + p));
-            return new StoreResult(store, s, f);
+            EventFanOut.Result f = null;
+            if (o.fanOut()) {
+                EventFanOut fanOut = new EventFanOut(http, port, jobStore);
+                System.out.println("== " + store + ": fan-out warm-up, " + Math.min(100, o.subscribers()) + " subscribers x 20 events");
+                fanOut.run(createJob(http, port), key(0), Math.min(100, o.subscribers()), 20, Duration.ofMillis(o.intervalMs()), o.limit());
+                System.out.println("== " + store + ": fan-out, " + o.subscribers() + " subscribers x " + o.events() + " events every "
+                        + o.intervalMs() + " ms");
+                f = fanOut.run(createJob(http, port), key(0), o.subscribers(), o.events(), Duration.ofMillis(o.intervalMs()), o.limit());
+                System.out.printf("   %d/%d subscribers complete and in order, delivery p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+                        f.complete(), f.subscribers(), f.delivery().p50(), f.delivery().p99(), f.delivery().max());
+                f.problems().stream().limit(5).forEach(p -> System.out.println("   ! " + p));
+            }
+            return new StoreResult(store, s, queued, f);
         }
     }
 
@@ -181,10 +193,12 @@ public final class ApiBenchmark {
         StringBuilder b = new StringBuilder();
         b.append(String.format("%nKaze API benchmark: %d cores, Java %s, load average at start %s%n", Runtime.getRuntime().availableProcessors(),
                 Runtime.version(), load));
-        b.append(String.format("%nPOST /v1/videos, %d concurrent clients x %d requests (after %d warm-up each)%n", o.clients(), o.requests(), o.warmup()));
+        b.append(String.format("%nPOST /v1/videos, %d concurrent clients x %d requests (after %d warm-up each; every job stays queued)%n",
+                o.clients(), o.requests(), o.warmup()));
         b.append(String.format("%-11s %9s %9s %9s %9s %9s %9s %8s%n", "store", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "req/s", "202s"));
         for (StoreResult r : results) {
             SubmitLoad.Result s = r.submit();
+            if (s == null) continue;
             b.append(String.format("%-11s %9.1f %9.1f %9.1f %9.1f %9.1f %9.0f %8d%n", r.store(), s.latency().p50(), s.latency().p90(),
                     s.latency().p99(), s.latency().max(), s.latency().mean(), s.perSecond(), s.accepted()));
         }
@@ -193,6 +207,7 @@ public final class ApiBenchmark {
         b.append(String.format("%-11s %9s %9s %9s %9s %10s %11s %10s%n", "store", "p50 ms", "p90 ms", "p99 ms", "max ms", "frames/s", "append p50", "in order"));
         for (StoreResult r : results) {
             EventFanOut.Result f = r.fanOut();
+            if (f == null) continue;
             b.append(String.format("%-11s %9.1f %9.1f %9.1f %9.1f %10.0f %8.2f ms %10s%n", r.store(), f.delivery().p50(), f.delivery().p90(),
                     f.delivery().p99(), f.delivery().max(), f.framesPerSecond(), f.append().p50(), f.complete() + "/" + f.subscribers()));
         }
@@ -214,8 +229,12 @@ public final class ApiBenchmark {
         Map<String, Object> stores = new LinkedHashMap<>();
         for (StoreResult r : results) {
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("submit", r.submit().toMap());
-            m.put("websocket_fan_out", r.fanOut().toMap());
+            if (r.submit() != null) {
+                Map<String, Object> submit = r.submit().toMap();
+                submit.put("queued_jobs_after", r.queuedAfterSubmit());
+                m.put("submit", submit);
+            }
+            if (r.fanOut() != null) m.put("websocket_fan_out", r.fanOut().toMap());
             stores.put(r.store(), m);
         }
         root.put("stores", stores);
