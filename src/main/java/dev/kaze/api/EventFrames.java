@@ -5,9 +5,19 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
-/** One event as every channel sends it: {@code {"id","seq","type","at","data"}}. */
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * One event as every channel sends it: {@code {"video_id","seq","type","at","data"}}. A live event reaches every
+ * subscriber of its job as the same {@link JobEvent}, so its frame is rendered once and shared: a small fixed table of
+ * recently rendered frames, indexed by job and seq (a slot holds one frame; a colliding event replaces it).
+ */
 final class EventFrames {
     private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final int SLOTS = 1024;
+    private static final AtomicReferenceArray<Rendered> RECENT = new AtomicReferenceArray<>(SLOTS);
+
+    private record Rendered(JobEvent event, String json) {}
 
     private EventFrames() {}
 
@@ -17,6 +27,15 @@ final class EventFrames {
     }
 
     static String json(JobEvent e) {
+        int slot = (e.jobId().hashCode() * 31 + Long.hashCode(e.seq())) & (SLOTS - 1);
+        Rendered r = RECENT.get(slot);
+        if (r != null && (r.event() == e || r.event().equals(e))) return r.json();
+        String json = render(e);
+        RECENT.set(slot, new Rendered(e, json));
+        return json;
+    }
+
+    private static String render(JobEvent e) {
         ObjectNode n = JSON.createObjectNode();
         n.put("video_id", e.jobId());
         n.put("seq", e.seq());

@@ -1,5 +1,6 @@
 package dev.kaze.jobs;
 
+import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
@@ -30,12 +31,13 @@ public final class JobEvents implements AutoCloseable {
     public Flux<JobEvent> stream(String jobId, long after) {
         return Flux.defer(() -> {
             AtomicLong last = new AtomicLong(after);
-            // buffer live events from now on, so nothing appended while the history is read is lost
-            var liveForJob = live.asFlux().filter(e -> e.jobId().equals(jobId)).replay();
-            var connection = liveForJob.connect();
+            // queue live events from now on, so nothing appended while the history is read is lost; the queue hands
+            // each event on once sent (a replay() here kept every live event for the whole life of the stream)
+            Sinks.Many<JobEvent> liveForJob = Sinks.many().unicast().onBackpressureBuffer();
+            Disposable feed = live.asFlux().filter(e -> e.jobId().equals(jobId)).subscribe(e -> liveForJob.tryEmitNext(e));
             Flux<JobEvent> history = Flux.defer(() -> Flux.fromIterable(store.events(jobId, after))).subscribeOn(Schedulers.boundedElastic());
-            return Flux.concat(history, liveForJob)
-                    .doFinally(signal -> connection.dispose())
+            return Flux.concat(history, liveForJob.asFlux())
+                    .doFinally(signal -> feed.dispose())
                     .concatMap(e -> {
                         long seen = last.get();
                         if (e.seq() <= seen) return Flux.empty();
