@@ -62,15 +62,12 @@ public class ServiceConfig implements WebFluxConfigurer {
         }
         ModelDirectory.Files files = ModelDirectory.scan(m.dir());
         LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
-        List<GenerateRequest.LoraRef> defaults = new ArrayList<>();
-        if (catalog.has(Recipe.STYLE_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.STYLE_LORA, Recipe.STYLE_STRENGTH));
-        if (catalog.has(Recipe.DISTILL_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.DISTILL_LORA, Recipe.DISTILL_STRENGTH));
-        String id = "wan2.1-t2v";
-        if (files.ditConfig() != null) {
-            DitConfig c = DitConfig.read(files.ditConfig());
-            id = c.dim() == 5120 ? "wan2.1-t2v-14b" : c.dim() == 1536 ? "wan2.1-t2v-1.3b" : id;
+        String id;
+        if (files.ditConfig() != null) id = Recipe.modelId(DitConfig.read(files.ditConfig()));
+        else try (var dit = dev.kaze.tensor.TensorSource.open(files.dit())) {   // headers only
+            id = Recipe.modelId(DitConfig.detect(dit));
         }
-        return new ModelInfo(id, false, catalog, defaults);
+        return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog));
     }
 
     @Bean
@@ -93,7 +90,7 @@ public class ServiceConfig implements WebFluxConfigurer {
             boolean cuda = device.startsWith("cuda");
             Device d = cuda ? new Device(device) : new Device(torch.DeviceType.CPU);
             if (model.preview()) return WanModel.preview(model.loras().directory(), d);
-            return WanModel.open(ModelDirectory.scan(props.models().dir()), d, cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float);
+            return WanModel.open(ModelDirectory.scan(props.models().dir()), props.models().loras(), d, cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float);
         }, encoder, workerId(), props.worker().checkpointEvery());
     }
 

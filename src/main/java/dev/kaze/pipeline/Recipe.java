@@ -29,6 +29,19 @@ public final class Recipe {
     public static final String DISTILL_LORA = "lightx2v";
     public static final double DISTILL_STRENGTH = 0.9;
 
+    /** The recipe's LoRA stack, of the two LoRAs this catalog has (none for a catalog without them). */
+    public static java.util.List<GenerateRequest.LoraRef> defaultLoras(LoraCatalog catalog) {
+        java.util.List<GenerateRequest.LoraRef> defaults = new java.util.ArrayList<>();
+        if (catalog.has(STYLE_LORA)) defaults.add(new GenerateRequest.LoraRef(STYLE_LORA, STYLE_STRENGTH));
+        if (catalog.has(DISTILL_LORA)) defaults.add(new GenerateRequest.LoraRef(DISTILL_LORA, DISTILL_STRENGTH));
+        return java.util.List.copyOf(defaults);
+    }
+
+    /** The model id the API reports for a DiT of this configuration. */
+    public static String modelId(dev.kaze.pipeline.dit.DitConfig c) {
+        return c.dim() == 5120 ? "wan2.1-t2v-14b" : c.dim() == 1536 ? "wan2.1-t2v-1.3b" : "wan2.1-t2v";
+    }
+
     /** The prompt with the trigger phrase in front, unless it already starts with it (case-insensitive). */
     public static String withTrigger(String prompt) {
         String p = prompt.strip();

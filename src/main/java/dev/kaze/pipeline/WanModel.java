@@ -73,7 +73,8 @@ public final class WanModel implements AutoCloseable {
     }
 
     /** A real model from a directory in the Hugging Face or ComfyUI layout. */
-    public static WanModel open(ModelDirectory.Files files, Device device, ScalarType dtype) {
+    /** loraDir: the LoRA catalog's directory, or null for the model directory's own {@code loras/}. */
+    public static WanModel open(ModelDirectory.Files files, java.nio.file.Path loraDir, Device device, ScalarType dtype) {
         PromptTokenizer tokenizer = null;
         T5Encoder t5 = null;
         TensorSource ditBase = null;
@@ -84,12 +85,8 @@ public final class WanModel implements AutoCloseable {
             tokenizer = HfTokenizer.open(files.tokenizer(), cfg.textLen());
             t5 = T5EncoderLoader.open(files.textEncoder(), device, dtype);
             WanVae vae = WanVae.load(files.vae(), device, ScalarType.Float);
-            LoraCatalog catalog = new LoraCatalog(files.loras());
-            List<GenerateRequest.LoraRef> defaults = new ArrayList<>();
-            if (catalog.has(Recipe.STYLE_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.STYLE_LORA, Recipe.STYLE_STRENGTH));
-            if (catalog.has(Recipe.DISTILL_LORA)) defaults.add(new GenerateRequest.LoraRef(Recipe.DISTILL_LORA, Recipe.DISTILL_STRENGTH));
-            String id = cfg.dim() == 5120 ? "wan2.1-t2v-14b" : cfg.dim() == 1536 ? "wan2.1-t2v-1.3b" : "wan2.1-t2v";
-            return new WanModel(id, tokenizer, t5, cfg, ditBase, vae, catalog, defaults, device, dtype);
+            LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
+            return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, ditBase, vae, catalog, Recipe.defaultLoras(catalog), device, dtype);
         } catch (RuntimeException e) {
             if (t5 != null) t5.close();
             if (tokenizer != null) tokenizer.close();
