@@ -14,11 +14,27 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class Linear {
     private final Tensor weight;  // [out, in]
     private final Tensor bias;    // [out] or null
+    private final Adapter adapter; // or null
+
+    /** A term added to the layer's output, computed from its input: an unmerged LoRA while training. */
+    @FunctionalInterface
+    public interface Adapter {
+        /** x: [..., in] in the layer's compute dtype -> [..., out]. */
+        Tensor forward(Tensor x);
+    }
 
     public Linear(Tensor weight, Tensor bias) {
+        this(weight, bias, null);
+    }
+
+    private Linear(Tensor weight, Tensor bias, Adapter adapter) {
         this.weight = weight;
         this.bias = bias;
+        this.adapter = adapter;
     }
+
+    /** The same weights with {@code adapter(x)} added to every output (null: none); y = x Wᵀ + b + adapter(x). */
+    public Linear withAdapter(Adapter adapter) { return new Linear(weight, bias, adapter); }
 
     /** Takes {@code prefix.weight} [out, in] and, when hasBias, {@code prefix.bias} [out]. */
     public static Linear take(Weights w, String prefix, long in, long out, boolean hasBias, ScalarType dtype) {
@@ -36,6 +52,7 @@ public final class Linear {
     /** x: [..., in] -> [..., out] in the weight dtype. */
     public Tensor forward(Tensor x) {
         Tensor xc = Ops.as(x, weight.scalar_type());
-        return bias == null ? torch.linear(xc, weight) : torch.linear(xc, weight, new TensorOptional(bias));
+        Tensor y = bias == null ? torch.linear(xc, weight) : torch.linear(xc, weight, new TensorOptional(bias));
+        return adapter == null ? y : y.add(adapter.forward(xc));
     }
 }

@@ -34,6 +34,7 @@ class ParityTest {
         KINDS.put("vae_encode", new VaeEncodeKind());
         KINDS.put("vae_decode", new VaeDecodeKind());
         KINDS.put("pipeline_frames", new PipelineFramesKind());
+        KINDS.put("train_step", new TrainStepKind());
     }
 
     static Path parityDir() {

@@ -31,6 +31,13 @@ final class WanAttentionBlock {
         this.eps = eps;
     }
 
+    /** The same block with adapters on its ten Linears, named by module path under prefix ("blocks.N."). */
+    WanAttentionBlock withAdapters(String prefix, java.util.function.Function<String, Linear.Adapter> adapterFor) {
+        return new WanAttentionBlock(modulation, selfAttn.withAdapters(prefix + "self_attn.", adapterFor), norm3Weight, norm3Bias,
+                crossAttn.withAdapters(prefix + "cross_attn.", adapterFor),
+                WanDit.adapt(ffn0, prefix + "ffn.0", adapterFor), WanDit.adapt(ffn2, prefix + "ffn.2", adapterFor), eps);
+    }
+
     /**
      * x: [B, L, C] float32, e0: [B, 6, C] float32, rope: cos/sin [L, 1, D/2],
      * context / nagContext: [B, Lc, C] -> [B, L, C] float32.

@@ -22,6 +22,12 @@ final class WanCrossAttention {
         this.numHeads = numHeads;
     }
 
+    /** The same layer with adapters on q, k, v, o (module names prefix + "q" ...; a null adapter leaves one as is). */
+    WanCrossAttention withAdapters(String prefix, java.util.function.Function<String, Linear.Adapter> adapterFor) {
+        return new WanCrossAttention(WanDit.adapt(q, prefix + "q", adapterFor), WanDit.adapt(k, prefix + "k", adapterFor),
+                WanDit.adapt(v, prefix + "v", adapterFor), WanDit.adapt(o, prefix + "o", adapterFor), normQ, normK, numHeads);
+    }
+
     /** x: [B, L, C], context: [B, Lc, C] -> attention output [B, L, C] before o, with these queries. */
     private Tensor attend(Tensor qh, Tensor context, long b, long s, long n, long d) {
         Tensor kx = k.forward(context);                                        // [B, Lc, C]

@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 import static dev.kaze.tensor.Ops.cat;
 import static dev.kaze.tensor.Ops.f32;
@@ -105,6 +106,24 @@ public final class WanDit implements AutoCloseable {
         }
     }
 
+    /**
+     * A view of this model in which every block Linear named by its module path ("blocks.0.self_attn.q",
+     * "blocks.0.cross_attn.o", "blocks.3.ffn.2", ...) adds {@code adapterFor.apply(path)} to its output
+     * (unmerged LoRA for training); a null adapter leaves that Linear as is. The view shares this model's
+     * weights and does not own them: close this model, not the view, and not before the view's last use.
+     */
+    public WanDit withBlockAdapters(Function<String, Linear.Adapter> adapterFor) {
+        List<WanAttentionBlock> adapted = new ArrayList<>();
+        for (int i = 0; i < blocks.size(); i++) adapted.add(blocks.get(i).withAdapters("blocks." + i + ".", adapterFor));
+        return new WanDit(config, dtype, null, patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
+                timeEmbedding2, timeProjection, adapted, head);
+    }
+
+    static Linear adapt(Linear linear, String path, Function<String, Linear.Adapter> adapterFor) {
+        Linear.Adapter adapter = adapterFor.apply(path);
+        return adapter == null ? linear : linear.withAdapter(adapter);
+    }
+
     public DitConfig config() { return config; }
 
     public ScalarType dtype() { return dtype; }
@@ -171,5 +190,5 @@ public final class WanDit implements AutoCloseable {
                 .reshape(bsz, c, gf * p[0], gh * p[1], gw * p[2]);                                        // [B, c, F, H, W]
     }
 
-    @Override public void close() { weights.close(); }
+    @Override public void close() { if (weights != null) weights.close(); }
 }

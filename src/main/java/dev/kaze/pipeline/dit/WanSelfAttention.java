@@ -17,6 +17,12 @@ final class WanSelfAttention {
         this.numHeads = numHeads;
     }
 
+    /** The same layer with adapters on q, k, v, o (module names prefix + "q" ...; a null adapter leaves one as is). */
+    WanSelfAttention withAdapters(String prefix, java.util.function.Function<String, Linear.Adapter> adapterFor) {
+        return new WanSelfAttention(WanDit.adapt(q, prefix + "q", adapterFor), WanDit.adapt(k, prefix + "k", adapterFor),
+                WanDit.adapt(v, prefix + "v", adapterFor), WanDit.adapt(o, prefix + "o", adapterFor), normQ, normK, numHeads);
+    }
+
     /** x: [B, L, C], rope: cos/sin [L, 1, D/2] -> [B, L, C]. */
     Tensor forward(Tensor x, Tensor[] rope) {
         long b = x.size(0), s = x.size(1), n = numHeads, d = x.size(2) / numHeads;

@@ -1,0 +1,77 @@
+// Port of musubi-tuner's training step (trainer_base.get_noisy_model_input_and_timesteps with
+// timestep_sampling "shift", compute_loss, and the backward / clip / optimizer step of the loop).
+package dev.kaze.training;
+
+import dev.kaze.pipeline.dit.WanDit;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import static dev.kaze.tensor.Ops.f32;
+import static dev.kaze.tensor.Ops.s;
+
+/**
+ * One musubi-style LoRA step on a frozen DiT: t = shift·σ(z) / (1 + (shift − 1)·σ(z)); the model
+ * sees (1 − t)·x0 + t·noise at timestep t·1000 + 1 and is trained towards noise − x0 with the mean
+ * squared error; the LoRA gradients are clipped to a global L2 norm and AdamW takes one step.
+ *
+ * @param shift       discrete_flow_shift (3.0 in the reference run)
+ * @param maxGradNorm max_grad_norm (1.0; 0 turns clipping off)
+ */
+public record FlowMatchingStep(double shift, double maxGradNorm) {
+    public FlowMatchingStep {
+        if (!(shift > 0)) throw new IllegalArgumentException("discrete_flow_shift must be positive, got " + shift);
+        if (!(maxGradNorm >= 0)) throw new IllegalArgumentException("max_grad_norm must be >= 0, got " + maxGradNorm);
+    }
+
+    /** t in (0, 1) from standard-normal draws z [B]: the shifted logit-normal of timestep_sampling "shift", float32. */
+    public Tensor sigmas(Tensor z) {
+        Tensor t = torch.sigmoid(f32(z));                                          // t: [B]
+        return t.mul(s(shift)).div(t.mul(s(shift - 1)).add(s(1)));                 // t: [B]
+    }
+
+    /**
+     * Forward and backward: accumulates d loss / d LoRA into the LoRA tensors' gradients (zero them
+     * first with {@link LoraNetwork#zeroGrad}) and returns the timesteps and the loss; the gradient norm
+     * is not measured yet (NaN).
+     * x0, noise: [B, C, F, H, W] latents; z: [B] standard-normal draws; context: [B, text_len, C] from
+     * {@link WanDit#embedContext}.
+     */
+    public TrainStepResult lossAndGradients(WanDit base, LoraNetwork lora, Tensor x0, Tensor noise, Tensor z, Tensor context) {
+        if (x0.dim() != 5 || !java.util.Arrays.equals(x0.sizes().vec().get(), noise.sizes().vec().get()))
+            throw new IllegalArgumentException("x0 and noise must both be [B, C, F, H, W] of the same shape");
+        if (z.dim() != 1 || z.size(0) != x0.size(0))
+            throw new IllegalArgumentException("z must be [B] with B = " + x0.size(0) + " (one draw per sample), got " + z.dim() + "-d");
+        try (PointerScope scope = new PointerScope()) {
+            WanDit dit = lora.applyTo(base);
+            Tensor latents = f32(x0), eps = f32(noise);                                  // [B, C, F, H, W] float32
+            Tensor t = sigmas(z);                                                        // t: [B]
+            Tensor timesteps = t.mul(s(1000)).add(s(1));                                  // timesteps: [B] float32
+            Tensor tb = t.view(-1, 1, 1, 1, 1);                                          // [B, 1, 1, 1, 1]
+            Tensor noisy = tb.neg().add(s(1)).mul(latents).add(tb.mul(eps));             // noisy: [B, C, F, H, W]
+            Tensor target = eps.sub(latents);                                            // target: [B, C, F, H, W]
+            Tensor pred = f32(dit.forward(noisy, timesteps, context, null, null));       // pred: [B, C, F, H, W]
+            Tensor loss = torch.mse_loss(pred, target, 0).mean();                        // [] (reduction "none", then mean)
+            loss.backward();
+            Tensor ts = timesteps.to(ScalarType.Double).cpu().contiguous();
+            double[] steps = new double[(int) ts.numel()];
+            for (int i = 0; i < steps.length; i++) steps[i] = ts.get(i).item_double();
+            return new TrainStepResult(steps, loss.item_double(), Double.NaN);
+        }
+    }
+
+    /** Clips the LoRA gradients (global L2 norm, max_grad_norm) and returns their norm before clipping. */
+    public double clip(LoraNetwork lora) {
+        return AdamW.clipGradNorm(lora.parameters().values(), maxGradNorm);
+    }
+
+    /** The whole step: zero grads, forward/backward, clip, one optimizer step. */
+    public TrainStepResult run(WanDit base, LoraNetwork lora, AdamW optimizer, Tensor x0, Tensor noise, Tensor z, Tensor context) {
+        lora.zeroGrad();
+        TrainStepResult r = lossAndGradients(base, lora, x0, noise, z, context);
+        double norm = clip(lora);
+        optimizer.step();
+        return new TrainStepResult(r.timesteps(), r.loss(), norm);
+    }
+}
