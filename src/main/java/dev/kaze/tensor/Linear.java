@@ -130,8 +130,9 @@ public final class Linear {
          */
         public static Quantized quantize(Tensor w, WeightStorage.Format format, WeightStorage.Scaling scaling) {
             if (format.scalarType() == null) throw new IllegalArgumentException("quantize needs a float8 format");
+            long out = w.size(0), in = w.size(1);
+            if (w.is_meta()) return metaQuantized(w, format, scaling);
             Tensor w32 = Ops.f32(w).contiguous();                                                 // [out, in]
-            long out = w32.size(0), in = w32.size(1);
             Scalar max = new Scalar(format.max());
             ScalarOptional hi = new ScalarOptional(max), lo = new ScalarOptional(new Scalar(-format.max()));
             if (scaling instanceof WeightStorage.Scaling.Blockwise(int bs) && w32.dim() == 2 && in % bs == 0) {
@@ -143,6 +144,17 @@ public final class Linear {
             Tensor scale = torch.clamp_min(w32.abs().max().div(max), new Scalar(1e-8));            // []
             Tensor q = torch.nan_to_num(w32.div(scale)).clamp(lo, hi).to(format.scalarType());   // [out, in]
             return new Quantized(q, scale);
+        }
+
+        /** Meta-device results of the right dtypes and shapes (builders checked against a shape manifest). */
+        private static Quantized metaQuantized(Tensor w, WeightStorage.Format format, WeightStorage.Scaling scaling) {
+            long out = w.size(0), in = w.size(1);
+            DeviceOptional meta = new DeviceOptional(w.device());
+            long[] scaleShape = scaling instanceof WeightStorage.Scaling.Blockwise(int bs) && in % bs == 0
+                    ? new long[]{out, in / bs, 1} : new long[]{};
+            return new Quantized(
+                    torch.empty(new long[]{out, in}, new TensorOptions(format.scalarType()).device(meta), new org.bytedeco.pytorch.MemoryFormatOptional()),
+                    torch.empty(scaleShape, new TensorOptions(ScalarType.Float).device(meta), new org.bytedeco.pytorch.MemoryFormatOptional()));
         }
 
         /** q · scale in float32, then cast to dtype: q [out, in], scale [] / [1] / [out, nb, 1]. */

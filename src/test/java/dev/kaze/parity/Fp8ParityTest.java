@@ -1,20 +1,28 @@
 package dev.kaze.parity;
 
+import dev.kaze.pipeline.dit.DitConfig;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Checkpoint;
+import dev.kaze.tensor.SafetensorsWriter;
 import dev.kaze.tensor.WeightStorage;
 import dev.kaze.tensor.WeightStorage.Format;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -65,6 +73,48 @@ class Fp8ParityTest {
         }
         assertTrue(tests.size() >= 4 * MODES.size(), "expected the four DiT kinds among the cases, found " + tests.size() / MODES.size());
         return tests.stream();
+    }
+
+    /**
+     * The fixture DiT repacked as a ComfyUI-style scaled float8 checkpoint (block Linear weights
+     * e4m3 with a scalar scale_weight = max|W|/448, plus the scaled_fp8 marker) passes dit_forward
+     * within the e4m3 bound, read as stored (float8 storage) or upcast once (compute storage).
+     */
+    @Test
+    void aScaledFloat8RepackOfTheFixturePassesDitForward(@TempDir Path dir) {
+        Path caseFile = ParityTest.parityDir().resolve("cases/dit_forward.safetensors");
+        try (PointerScope scope = new PointerScope(); ParityCase c = ParityCase.open(caseFile)) {
+            Path repack = dir.resolve("dit_fp8_scaled.safetensors");
+            DitConfig config;
+            try (Checkpoint ckpt = Checkpoint.open(c.fixture("weights"))) {
+                config = DitForwardKind.config(c.fixtureDir(), ckpt);
+                Map<String, Tensor> out = new LinkedHashMap<>();
+                int scaled = 0;
+                for (String key : ckpt.keys()) {
+                    Tensor t = ckpt.load(key);
+                    if (key.matches("blocks\\.\\d+\\.((self|cross)_attn\\.[qkvo]|ffn\\.[02])\\.weight")) {
+                        Tensor scale = t.to(torch.ScalarType.Float).abs().max().div(new Scalar(448.0));   // []
+                        out.put(key, t.to(torch.ScalarType.Float).div(scale).to(torch.ScalarType.Float8_e4m3fn));
+                        out.put(key.replace(".weight", ".scale_weight"), scale);
+                        scaled++;
+                    } else {
+                        out.put(key, t);
+                    }
+                }
+                assertThat(scaled).isEqualTo(2 * 10);
+                out.put("scaled_fp8", torch.empty(new long[]{0}, new TensorOptions(torch.ScalarType.Float8_e4m3fn), new MemoryFormatOptional()));
+                SafetensorsWriter.write(repack, out);
+            }
+            for (WeightStorage storage : List.of(WeightStorage.perTensor(Format.FP8_E4M3), WeightStorage.COMPUTE))
+                try (Checkpoint ckpt = Checkpoint.open(repack);
+                     WanDit dit = WanDit.load(config, ckpt,
+                             new Device(torch.DeviceType.CPU), torch.ScalarType.Float, storage)) {
+                    Tensor context = dit.embedContext(c.tensor("context"));
+                    Tensor actual = dit.forward(c.tensor("x").unsqueeze(0), c.tensor("t"), context, null, null).squeeze(0);
+                    ParityCase.assertClose("dit_forward [scaled fp8 repack, " + storage.format() + " storage]", actual,
+                            c.tensor("expected"), MODES.get(0).atol(), 0);
+                }
+        }
     }
 
     private static void run(Path file, Mode mode) {
