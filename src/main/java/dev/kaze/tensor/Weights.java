@@ -94,6 +94,52 @@ public final class Weights {
         return result;
     }
 
+    /** The stored element type of key; null when absent or when the weights are generated. */
+    public ScalarType storedType(String key) {
+        if (source == null) return null;
+        TensorSpec spec = source.spec(key);
+        return spec == null ? null : spec.dtype().scalarType();
+    }
+
+    /** {@link #take} with the stored shape, whatever it is (the caller checks it). */
+    public Tensor takeAnyShape(String key, ScalarType dtype) {
+        TensorSpec spec = source == null ? null : source.spec(key);
+        if (spec == null) throw new IllegalStateException("takeAnyShape needs a stored key, '" + key + "' is not one");
+        return take(key, dtype, spec.shape());
+    }
+
+    /** Marks a stored key as read without loading it (a marker such as scaled_fp8); false when absent. */
+    public boolean skip(String key) {
+        if (source == null || source.spec(key) == null) return false;
+        consumed.add(key);
+        return true;
+    }
+
+    /** Records a problem to be reported by {@link #finish()} with the others. */
+    public void problem(String message) { problems.add(message); }
+
+    /**
+     * Runs build in a PointerScope of its own: the tensors it returns are handed out (attached to
+     * the caller's scope, kept by {@link #keep()}); everything else it took or made is freed when
+     * it returns, so a float32 copy quantised to float8 never outlives its conversion.
+     */
+    public Tensor[] derive(java.util.function.Supplier<Tensor[]> build) {
+        PointerScope outer = PointerScope.getInnerScope();
+        int before = handedOut.size();
+        Tensor[] results;
+        try (PointerScope inner = new PointerScope()) {
+            results = build.get();
+            List<Tensor> temporaries = handedOut.subList(before, handedOut.size());
+            generated.values().removeIf(t -> temporaries.stream().anyMatch(x -> x == t));   // freed below
+            temporaries.clear();
+            for (Tensor r : results) {
+                if (outer != null) outer.attach(r); else r.retainReference();
+                handedOut.add(r);
+            }
+        }
+        return results;
+    }
+
     /**
      * Keeps every tensor handed out so far beyond the PointerScope the model was built in; the
      * model closes the result when it is closed. Build inside a scope so temporaries (stored

@@ -6,6 +6,7 @@ import dev.kaze.tensor.Linear;
 import dev.kaze.tensor.Ops;
 import dev.kaze.tensor.OwnedTensors;
 import dev.kaze.tensor.TensorSource;
+import dev.kaze.tensor.WeightStorage;
 import dev.kaze.tensor.Weights;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -62,12 +63,27 @@ public final class WanDit implements AutoCloseable {
      * unexpected keys.
      */
     public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype) {
-        return build(cfg, new Weights(source, device), dtype);
+        return load(cfg, source, device, dtype, WeightStorage.COMPUTE);
+    }
+
+    /**
+     * {@link #load(DitConfig, TensorSource, Device, ScalarType)} keeping the block Linear weights
+     * (self/cross attention q, k, v, o and the two FFN Linears) as storage says; every other
+     * weight keeps its precision. Block weights a checkpoint stores as float8 stay float8.
+     */
+    public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype, WeightStorage storage) {
+        return build(cfg, new Weights(source, device), dtype, storage);
     }
 
     /** Builds the model from weights (a checkpoint's, or generated ones for the preview model). */
     public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype) {
+        return build(cfg, w, dtype, WeightStorage.COMPUTE);
+    }
+
+    /** {@link #build(DitConfig, Weights, ScalarType)} with the block Linear weights kept as storage says. */
+    public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype, WeightStorage storage) {
         try (PointerScope scope = new PointerScope()) {
+            w.skip("scaled_fp8");   // marker of ComfyUI's scaled float8 repacks: its scales are read per Linear
             ScalarType f32 = ScalarType.Float;
             long c = cfg.dim(), ffn = cfg.ffnDim();
             int[] p = cfg.patchSize();
@@ -82,21 +98,21 @@ public final class WanDit implements AutoCloseable {
             for (int i = 0; i < cfg.numLayers(); i++) {
                 String b = "blocks." + i + ".";
                 WanSelfAttention sa = new WanSelfAttention(
-                        Linear.take(w, b + "self_attn.q", c, c, true, dtype), Linear.take(w, b + "self_attn.k", c, c, true, dtype),
-                        Linear.take(w, b + "self_attn.v", c, c, true, dtype), Linear.take(w, b + "self_attn.o", c, c, true, dtype),
+                        Linear.take(w, b + "self_attn.q", c, c, true, dtype, storage), Linear.take(w, b + "self_attn.k", c, c, true, dtype, storage),
+                        Linear.take(w, b + "self_attn.v", c, c, true, dtype, storage), Linear.take(w, b + "self_attn.o", c, c, true, dtype, storage),
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_q.weight", f32, c), cfg.eps()) : null,
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_k.weight", f32, c), cfg.eps()) : null,
                         cfg.numHeads());
                 Tensor n3w = cfg.crossAttnNorm() ? w.take(b + "norm3.weight", f32, c) : null;
                 Tensor n3b = cfg.crossAttnNorm() ? w.take(b + "norm3.bias", f32, c) : null;
                 WanCrossAttention ca = new WanCrossAttention(
-                        Linear.take(w, b + "cross_attn.q", c, c, true, dtype), Linear.take(w, b + "cross_attn.k", c, c, true, dtype),
-                        Linear.take(w, b + "cross_attn.v", c, c, true, dtype), Linear.take(w, b + "cross_attn.o", c, c, true, dtype),
+                        Linear.take(w, b + "cross_attn.q", c, c, true, dtype, storage), Linear.take(w, b + "cross_attn.k", c, c, true, dtype, storage),
+                        Linear.take(w, b + "cross_attn.v", c, c, true, dtype, storage), Linear.take(w, b + "cross_attn.o", c, c, true, dtype, storage),
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_q.weight", f32, c), cfg.eps()) : null,
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_k.weight", f32, c), cfg.eps()) : null,
                         cfg.numHeads());
                 blocks.add(new WanAttentionBlock(w.take(b + "modulation", f32, 1, 6, c), sa, n3w, n3b, ca,
-                        Linear.take(w, b + "ffn.0", c, ffn, true, dtype), Linear.take(w, b + "ffn.2", ffn, c, true, dtype),
+                        Linear.take(w, b + "ffn.0", c, ffn, true, dtype, storage), Linear.take(w, b + "ffn.2", ffn, c, true, dtype, storage),
                         cfg.eps()));
             }
             Head head = new Head(w.take("head.modulation", f32, 1, 2, c),
