@@ -144,6 +144,9 @@ public final class WanDit implements AutoCloseable {
 
     public ScalarType dtype() { return dtype; }
 
+    /** The blocks, for the benchmark's per-block timing (package-private). */
+    List<WanAttentionBlock> blocks() { return blocks; }
+
     /**
      * The text embedding of one encoder output: context [Lc, text_dim] (trimmed) is zero-padded to
      * text_len rows, then Linear → GELU(tanh) → Linear. Returns [1, text_len, C]; compute it once per
