@@ -52,7 +52,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             }
             if (OBJECT_FIELDS.contains(e.getKey())) {
                 try {
-                    n.set(e.getKey(), JSON.readTree(v));
+                    n.set(e.getKey(), VideoController.STRICT_JSON.readTree(v));
                 } catch (RuntimeException ex) {
                     errors.add(new FieldError(e.getKey(), "must be JSON"));
                 }
