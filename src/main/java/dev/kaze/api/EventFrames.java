@@ -46,14 +46,17 @@ final class EventFrames {
     }
 
     /** A resume point: the sequence number after which to send, 0 for all. */
-    static long after(String value) {
+    static long after(String value) { return after(value, "after"); }
+
+    /** A resume point from the named parameter or header. */
+    static long after(String value, String field) {
         if (value == null || value.isBlank()) return 0;
         try {
             long v = Long.parseLong(value.strip());
-            if (v < 0) throw ValidationException.of("after", "must be a non-negative event sequence number");
+            if (v < 0) throw ValidationException.of(field, "must be a non-negative event sequence number");
             return v;
         } catch (NumberFormatException e) {
-            throw ValidationException.of("after", "must be an event sequence number");
+            throw ValidationException.of(field, "must be an event sequence number");
         }
     }
 }

@@ -1,6 +1,5 @@
 package dev.kaze.api;
 
-import dev.kaze.jobs.QueueFullException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
@@ -18,11 +17,9 @@ public class ProblemAdvice {
 
     @ExceptionHandler(Throwable.class)
     public ResponseEntity<String> handle(Throwable e, ServerWebExchange exchange) {
-        Throwable cause = e instanceof org.springframework.core.codec.DecodingException && e.getCause() != null ? e.getCause() : e;
-        ProblemDetail p = problems.problem(cause, exchange.getRequest().getPath().value());
-        HttpHeaders headers = new HttpHeaders();
+        ProblemDetail p = problems.problem(e, exchange.getRequest().getPath().value());
+        HttpHeaders headers = problems.headers(e);
         headers.setContentType(MediaType.APPLICATION_PROBLEM_JSON);
-        if (cause instanceof QueueFullException q) headers.set(HttpHeaders.RETRY_AFTER, Long.toString(q.retryAfterSeconds()));
         return ResponseEntity.status(p.getStatus()).headers(headers).body(ProblemWriter.toJson(p));
     }
 }

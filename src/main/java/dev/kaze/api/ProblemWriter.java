@@ -5,7 +5,12 @@ import dev.kaze.jobs.JobNotFoundException;
 import dev.kaze.jobs.QueueFullException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.core.codec.DecodingException;
 import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.InvalidMediaTypeException;
+import reactor.netty.channel.AbortedException;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
@@ -28,6 +33,8 @@ public final class ProblemWriter {
     /** The problem for any exception (unknown ones become a 500 without internals). */
     public ProblemDetail problem(Throwable e, String instance) {
         ProblemDetail p;
+        DataBufferLimitException limit = causeOf(e, DataBufferLimitException.class);
+        if (limit != null && !(e instanceof ApiException) && !(e instanceof ValidationException)) e = limit;
         switch (e) {
             case ValidationException v -> {
                 p = of(HttpStatus.BAD_REQUEST, "validation", "Invalid request", v.getMessage());
@@ -41,6 +48,12 @@ public final class ProblemWriter {
             }
             case IdempotencyConflictException c -> p = of(HttpStatus.CONFLICT, "idempotency-conflict", "Conflict",
                     "this Idempotency-Key was used with a different request body; use a new key for a new request");
+            case DataBufferLimitException l -> p = of(HttpStatus.PAYLOAD_TOO_LARGE, "payload-too-large", "Payload Too Large",
+                    "the request body is larger than this server accepts (" + clean(l.getMessage()) + "); a video request is a small JSON object");
+            case InvalidMediaTypeException m -> p = of(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported Media Type",
+                    "the Content-Type is not a valid media type (" + clean(m.getMessage()) + "); send application/json");
+            case DecodingException d -> p = of(HttpStatus.BAD_REQUEST, "bad-request", "Bad Request",
+                    "the body could not be read: " + clean(d.getMessage()));
             case IllegalArgumentException i -> {
                 String msg = i.getMessage() == null ? "invalid request" : i.getMessage();
                 int colon = msg.indexOf(':');
@@ -48,10 +61,25 @@ public final class ProblemWriter {
                 if (colon > 0 && colon < 40 && !msg.substring(0, colon).contains(" "))
                     p.setProperty("errors", java.util.List.of(new FieldError(msg.substring(0, colon), msg.substring(colon + 1).strip())));
             }
+            case org.springframework.web.reactive.resource.NoResourceFoundException n -> p = of(HttpStatus.NOT_FOUND, "not-found", "Not Found",
+                    "there is nothing at " + FieldError.clip(clean(instance), 100) + "; the API is under /v1/videos");
             case ServerWebInputException w -> p = of(HttpStatus.BAD_REQUEST, "bad-request", "Bad Request",
-                    w.getReason() == null ? "the request could not be read" : w.getReason());
-            case ResponseStatusException r -> p = of(HttpStatus.valueOf(r.getStatusCode().value()), slug(r.getStatusCode()),
-                    HttpStatus.valueOf(r.getStatusCode().value()).getReasonPhrase(), r.getReason() == null ? r.getMessage() : r.getReason());
+                    w.getReason() == null ? "the request could not be read" : clean(w.getReason())
+                            + (w.getCause() instanceof DecodingException d ? ": " + clean(d.getMessage()) : ""));
+            case ResponseStatusException r -> {
+                HttpStatus s = HttpStatus.resolve(r.getStatusCode().value());
+                if (s == null) s = r.getStatusCode().is4xxClientError() ? HttpStatus.BAD_REQUEST : HttpStatus.INTERNAL_SERVER_ERROR;
+                if (s.is5xxServerError()) log.error("server error at {}", instance, e);
+                p = of(s, slug(s), s.getReasonPhrase(), r.getReason() == null ? s.getReasonPhrase() : clean(r.getReason()));
+            }
+            case io.netty.handler.timeout.TimeoutException t -> p = of(HttpStatus.REQUEST_TIMEOUT, "request-timeout", "Request Timeout",
+                    "the request body did not arrive in time; send it without pauses");
+            case io.netty.channel.ChannelException t when t.getClass().getName().equals("reactor.netty.http.server.RequestTimeoutException") -> p = of(HttpStatus.REQUEST_TIMEOUT, "request-timeout", "Request Timeout",
+                    "the request body did not arrive in time; send it without pauses");
+            case AbortedException a -> {
+                log.debug("connection closed at {}: {}", instance, a.getMessage());
+                p = of(HttpStatus.BAD_REQUEST, "bad-request", "Bad Request", "the connection was closed before the request was read");
+            }
             default -> {
                 log.error("unexpected error at {}", instance, e);
                 p = of(HttpStatus.INTERNAL_SERVER_ERROR, "internal", "Internal Server Error", "an unexpected error occurred; it was logged");
@@ -59,6 +87,32 @@ public final class ProblemWriter {
         }
         if (instance != null) p.setInstance(URI.create(instance.replaceAll("[^A-Za-z0-9/_.~-]", "_")));
         return p;
+    }
+
+    /** Headers the answer to this error needs (Retry-After, Allow, Content-Range...). */
+    public HttpHeaders headers(Throwable e) {
+        HttpHeaders h = new HttpHeaders();
+        switch (e) {
+            case QueueFullException q -> h.set(HttpHeaders.RETRY_AFTER, Long.toString(q.retryAfterSeconds()));
+            case ApiException a -> a.headers().forEach(h::set);
+            case ResponseStatusException r -> h.putAll(r.getHeaders());
+            default -> { }
+        }
+        return h;
+    }
+
+    private static <T extends Throwable> T causeOf(Throwable e, Class<T> type) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
+            if (type.isInstance(t)) return type.cast(t);
+        return null;
+    }
+
+    /** A framework message as a detail: at most 300 characters, no control characters. */
+    static String clean(String message) {
+        if (message == null) return "no reason given";
+        StringBuilder b = new StringBuilder();
+        message.codePoints().limit(300).forEach(c -> b.appendCodePoint(Character.isISOControl(c) ? ' ' : c));
+        return b.toString().strip();
     }
 
     private static String slug(HttpStatusCode code) {
@@ -79,7 +133,7 @@ public final class ProblemWriter {
         var response = exchange.getResponse();
         response.setStatusCode(HttpStatusCode.valueOf(p.getStatus()));
         response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
-        if (e instanceof QueueFullException q) response.getHeaders().set("Retry-After", Long.toString(q.retryAfterSeconds()));
+        headers(e).forEach((name, values) -> response.getHeaders().put(name, values));
         byte[] body = toJson(p).getBytes(StandardCharsets.UTF_8);
         DataBuffer buffer = response.bufferFactory().wrap(body);
         return response.writeWith(Mono.just(buffer));

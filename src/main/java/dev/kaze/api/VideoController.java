@@ -47,10 +47,18 @@ import java.util.regex.Pattern;
 @RestController
 @RequestMapping("/v1/videos")
 public class VideoController {
-    static final int MAX_BODY_BYTES = 256 * 1024;
+    public static final int MAX_BODY_BYTES = 256 * 1024;
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     private static final Pattern IDEMPOTENCY_KEY = Pattern.compile("[\\x21-\\x7e]{1,255}");
     private static final JsonMapper JSON = JsonMapper.builder().build();
+    /** For request bodies: duplicate keys are an error, nesting and number lengths are bounded. */
+    static final JsonMapper STRICT_JSON = JsonMapper.builder(tools.jackson.core.json.JsonFactory.builder()
+                    .enable(tools.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                    .streamReadConstraints(tools.jackson.core.StreamReadConstraints.builder()
+                            .maxNestingDepth(64).maxNumberLength(100).maxNameLength(1000).build())
+                    .build())
+            .enable(tools.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
     private final JobQueue queue;
     private final JobEvents events;
@@ -70,14 +78,17 @@ public class VideoController {
     }
 
     @PostMapping
-    public Mono<ResponseEntity<ObjectNode>> create(ServerWebExchange exchange,
-                                                  @RequestHeader(name = "Idempotency-Key", required = false) String idempotencyKey) {
+    public Mono<ResponseEntity<ObjectNode>> create(ServerWebExchange exchange) {
         Caller caller = Caller.of(exchange);
+        List<String> keys = exchange.getRequest().getHeaders().getOrEmpty("Idempotency-Key");
+        if (keys.size() > 1) return Mono.error(ValidationException.of("Idempotency-Key", "given more than once; send one key per request"));
+        String idempotencyKey = keys.isEmpty() ? null : keys.getFirst();
         if (idempotencyKey != null && !IDEMPOTENCY_KEY.matcher(idempotencyKey).matches())
             return Mono.error(ValidationException.of("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
         return body(exchange)
                 .map(body -> VideoCreateRequest.parse(body, queue.model().id()))
                 .flatMap(req -> blocking(() -> {
+                    checkLoras(req.request());
                     GenerateRequest.Resolved resolved = queue.resolve(req.request());
                     Job job = queue.submit(caller.owner(), resolved, req.priority(), req.canonicalJson(), req.metadataJson(),
                             req.webhookJson(), idempotencyKey, req.requestHash());
@@ -87,12 +98,59 @@ public class VideoController {
                 }));
     }
 
+    /** Every requested LoRA is in the catalog (named without revealing where the catalog lives). */
+    private void checkLoras(GenerateRequest request) {
+        if (request.loras() == null) return;
+        List<FieldError> errors = new java.util.ArrayList<>();
+        for (int i = 0; i < request.loras().size(); i++) {
+            String name = request.loras().get(i).name();
+            if (!queue.model().loras().has(name)) {
+                List<String> known = queue.model().loras().names();
+                errors.add(new FieldError("loras", "no LoRA named '" + name + "' (loras[" + i + "]) on this server"
+                        + (known.isEmpty() ? "; it has none" : known.size() <= 20 ? "; it has " + String.join(", ", known) : "")));
+            }
+        }
+        if (!errors.isEmpty()) throw new ValidationException(errors);
+    }
+
+    private static ApiException unsupported(String why) {
+        return new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
+                why + "; send application/json (UTF-8), multipart/form-data or application/x-www-form-urlencoded");
+    }
+
+    /** The declared Content-Type, or JSON when there is none; one that cannot be served is a 415. */
+    private static MediaType contentType(ServerWebExchange exchange) {
+        List<String> declared = exchange.getRequest().getHeaders().getOrEmpty(HttpHeaders.CONTENT_TYPE);
+        if (declared.size() > 1) throw ValidationException.of("Content-Type", "given more than once");
+        if (declared.isEmpty() || declared.getFirst().isBlank()) return MediaType.APPLICATION_JSON;
+        MediaType type;
+        try {
+            type = MediaType.parseMediaType(declared.getFirst());
+        } catch (org.springframework.http.InvalidMediaTypeException e) {
+            throw unsupported("Content-Type '" + FieldError.clip(declared.getFirst(), 100) + "' is not a valid media type");
+        }
+        if (type.isWildcardType() || type.isWildcardSubtype()) throw unsupported("Content-Type " + type + " is a wildcard, not a type");
+        String charset = type.getParameter("charset");
+        if (charset != null) {
+            String name = charset.replace("\"", "").strip();
+            if (!name.equalsIgnoreCase("utf-8") && !name.equalsIgnoreCase("utf8"))
+                throw unsupported("charset " + FieldError.clip(name, 40) + " is not accepted; the body must be UTF-8");
+        }
+        return type;
+    }
+
     /** The create body as JSON, from application/json, multipart/form-data or a urlencoded form. */
     private Mono<JsonNode> body(ServerWebExchange exchange) {
-        MediaType type = exchange.getRequest().getHeaders().getContentType();
-        if (type == null) type = MediaType.APPLICATION_JSON;
-        if (type.isCompatibleWith(MediaType.MULTIPART_FORM_DATA)) {
-            return exchange.getMultipartData().map(parts -> {
+        MediaType type;
+        try {
+            type = contentType(exchange);
+        } catch (RuntimeException e) {
+            return Mono.error(e);
+        }
+        if (type.equalsTypeAndSubtype(MediaType.MULTIPART_FORM_DATA)) {
+            if (type.getParameter("boundary") == null)
+                return Mono.error(ValidationException.of("Content-Type", "multipart/form-data needs a boundary parameter"));
+            return exchange.getMultipartData().onErrorMap(e -> !(e instanceof ApiException), VideoController::unreadable).map(parts -> {
                 Map<String, List<String>> form = new LinkedHashMap<>();
                 for (var e : parts.entrySet()) {
                     List<String> values = new java.util.ArrayList<>();
@@ -105,11 +163,11 @@ public class VideoController {
                 return (JsonNode) VideoCreateRequest.fromForm(form);
             });
         }
-        if (type.isCompatibleWith(MediaType.APPLICATION_FORM_URLENCODED))
-            return exchange.getFormData().map(form -> (JsonNode) VideoCreateRequest.fromForm(form));
-        if (!type.isCompatibleWith(MediaType.APPLICATION_JSON) && !type.getSubtype().endsWith("+json"))
-            return Mono.error(new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
-                    "send application/json, multipart/form-data or application/x-www-form-urlencoded"));
+        if (type.equalsTypeAndSubtype(MediaType.APPLICATION_FORM_URLENCODED))
+            return exchange.getFormData().onErrorMap(e -> !(e instanceof ApiException), VideoController::unreadable)
+                    .map(form -> (JsonNode) VideoCreateRequest.fromForm(form));
+        if (!(type.getType().equals("application") && (type.getSubtype().equals("json") || type.getSubtype().endsWith("+json"))))
+            return Mono.error(unsupported("Content-Type " + FieldError.clip(type.toString(), 100) + " is not accepted"));
         return org.springframework.core.io.buffer.DataBufferUtils.join(exchange.getRequest().getBody(), MAX_BODY_BYTES)
                 .map(buffer -> {
                     try {
@@ -120,17 +178,53 @@ public class VideoController {
                         org.springframework.core.io.buffer.DataBufferUtils.release(buffer);
                     }
                 })
-                .onErrorMap(org.springframework.core.io.buffer.DataBufferLimitException.class,
-                        e -> new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "payload-too-large", "the body is larger than " + MAX_BODY_BYTES + " bytes"))
+                .onErrorMap(org.springframework.core.io.buffer.DataBufferLimitException.class, e -> BodyLimitFilter.tooLarge(MAX_BODY_BYTES))
                 .defaultIfEmpty(new byte[0])
-                .map(bytes -> {
-                    if (bytes.length == 0) throw ValidationException.of("body", "is empty; send a JSON object with a prompt");
-                    try {
-                        return JSON.readTree(new String(bytes, StandardCharsets.UTF_8));
-                    } catch (RuntimeException e) {
-                        throw ValidationException.of("body", "is not valid JSON");
-                    }
-                });
+                .map(VideoController::parseJson);
+    }
+
+    /** Jackson's reason without its pointers into Jackson's own configuration and source. */
+    private static String jacksonReason(tools.jackson.core.JacksonException e) {
+        String m = e.getOriginalMessage() == null ? "malformed" : e.getOriginalMessage();
+        m = m.replaceAll("(?s)\\s*\\(?(start marker )?at \\[Source.*", "").replaceAll(", from `[^`]*`", "").replaceAll("\\s*\\(from `[^`]*`\\)", "");
+        return FieldError.clip(ProblemWriter.clean(m), 160);
+    }
+
+    /** A form or multipart body the codecs could not take apart: the client's fault, unless it was too large. */
+    private static Throwable unreadable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
+            if (t instanceof org.springframework.core.io.buffer.DataBufferLimitException l)
+                return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "payload-too-large",
+                        "the form is larger than this server accepts: " + ProblemWriter.clean(l.getMessage()));
+        if (e instanceof reactor.netty.channel.AbortedException) return e;
+        String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        if (why.equals("No name available")) why = "a part has no name in its Content-Disposition";
+        return ValidationException.of("body", "is not a readable form: " + ProblemWriter.clean(why));
+    }
+
+    /** Strict JSON: UTF-8 without a byte order mark, no duplicate keys, bounded nesting and numbers. */
+    static JsonNode parseJson(byte[] bytes) {
+        if (bytes.length == 0) throw ValidationException.of("body", "is empty; send a JSON object with a prompt");
+        if (bytes.length >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB && (bytes[2] & 0xff) == 0xBF)
+            throw ValidationException.of("body", "starts with a byte order mark; send UTF-8 JSON without one");
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw ValidationException.of("body", "is not valid UTF-8");
+        }
+        try {
+            return STRICT_JSON.readTree(text);
+        } catch (tools.jackson.core.exc.StreamConstraintsException e) {
+            throw ValidationException.of("body", "is not acceptable JSON: " + jacksonReason(e));
+        } catch (tools.jackson.core.JacksonException e) {
+            var at = e.getLocation();
+            String where = at == null || at.getLineNr() < 1 ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw ValidationException.of("body", "is not valid JSON" + where + ": " + jacksonReason(e));
+        }
     }
 
     private ObjectNode view(Job job) {
@@ -149,18 +243,21 @@ public class VideoController {
         return blocking(() -> view(queue.get(caller.owner(), checkId(id))));
     }
 
+    /** A query parameter given at most once (absent: null; {@code ?name} without a value: ""). */
+    static String single(ServerWebExchange exchange, String name) {
+        List<String> values = exchange.getRequest().getQueryParams().get(name);
+        if (values == null || values.isEmpty()) return null;
+        if (values.size() > 1) throw ValidationException.of(name, "given more than once");
+        return values.getFirst() == null ? "" : values.getFirst();
+    }
+
     @GetMapping
-    public Mono<ObjectNode> list(ServerWebExchange exchange, @RequestParam(required = false) String after,
-                                 @RequestParam(required = false) String status, @RequestParam(required = false) String limit,
-                                 @RequestParam(required = false) String order) {
+    public Mono<ObjectNode> list(ServerWebExchange exchange) {
         Caller caller = Caller.of(exchange);
+        String limit = single(exchange, "limit"), status = single(exchange, "status"), after = single(exchange, "after");
         int n = 20;
         if (limit != null) {
-            try {
-                n = Integer.parseInt(limit);
-            } catch (NumberFormatException e) {
-                n = -1;
-            }
+            n = limit.matches("[0-9]{1,3}") ? Integer.parseInt(limit) : -1;
             if (n < 1 || n > 100) return Mono.error(ValidationException.of("limit", "must be an integer between 1 and 100"));
         }
         JobStatus filter = null;
@@ -175,10 +272,11 @@ public class VideoController {
             };
             if (filter == null) return Mono.error(ValidationException.of("status", "must be queued, in_progress, completed, failed or cancelled"));
         }
+        String order = single(exchange, "order");
         if (order != null && !order.equals("asc") && !order.equals("desc"))
             return Mono.error(ValidationException.of("order", "must be asc or desc"));
         boolean ascending = "asc".equals(order);
-        if (after != null && after.length() > 256)
+        if (after != null && (after.isEmpty() || after.length() > 256 || !after.matches("[A-Za-z0-9_=-]+")))
             return Mono.error(ValidationException.of("after", "is neither the id of one of your videos nor a cursor this server gave"));
         JobStatus f = filter;
         int limitN = n;
@@ -186,7 +284,8 @@ public class VideoController {
             JobPage page;
             try {
                 page = queue.list(caller.owner(), f, after, limitN, ascending);
-            } catch (IllegalArgumentException e) {
+            } catch (IllegalArgumentException | java.time.DateTimeException | ArithmeticException e) {
+                // neither one of the caller's video ids nor a cursor this server gave (or one decoding out of range)
                 throw ValidationException.of("after", "is neither the id of one of your videos nor a cursor this server gave");
             }
             ObjectNode out = JSON.createObjectNode().put("object", "list");
@@ -216,9 +315,10 @@ public class VideoController {
     }
 
     @GetMapping("/{id}/content")
-    public Mono<ResponseEntity<Resource>> content(ServerWebExchange exchange, @PathVariable String id,
-                                                  @RequestParam(defaultValue = "video") String variant) {
+    public Mono<ResponseEntity<Resource>> content(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
+        String variant = single(exchange, "variant");
+        if (variant == null) variant = "video";
         String file;
         MediaType type;
         switch (variant) {
@@ -226,22 +326,47 @@ public class VideoController {
             case "thumbnail" -> { file = "thumbnail.jpg"; type = MediaType.IMAGE_JPEG; }
             default -> { return Mono.error(ValidationException.of("variant", "must be video or thumbnail")); }
         }
+        String v = variant;
         return blocking(() -> {
             Job job = queue.get(caller.owner(), checkId(id));
             if (job.status() != JobStatus.COMPLETED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-ready", "video " + id + " is " + VideoObject.status(job.status())
                         + "; its content is available once it is completed");
             Path path = queue.jobDir(id).resolve(file);
-            if (!Files.isRegularFile(path)) throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "the " + variant + " of " + id + " is gone");
-            String etag = "\"" + id + "-" + variant + "-" + Files.size(path) + "-" + Files.getLastModifiedTime(path).toMillis() + "\"";
-            if (exchange.getRequest().getHeaders().getIfNoneMatch().contains(etag))
+            if (!Files.isRegularFile(path)) throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "the " + v + " of " + id + " is gone");
+            String etag = "\"" + id + "-" + v + "-" + Files.size(path) + "-" + Files.getLastModifiedTime(path).toMillis() + "\"";
+            List<String> ifNoneMatch;
+            try {
+                ifNoneMatch = exchange.getRequest().getHeaders().getIfNoneMatch();
+            } catch (IllegalArgumentException e) {
+                throw ValidationException.of("If-None-Match", "must be * or a list of quoted ETags");
+            }
+            if (ifNoneMatch.contains(etag) || ifNoneMatch.contains("*"))
                 return ResponseEntity.status(HttpStatus.NOT_MODIFIED).eTag(etag).<Resource>build();
+            Resource resource = new FileSystemResource(path);
+            checkRange(exchange, resource);
             return ResponseEntity.ok().contentType(type).eTag(etag)
                     .header(HttpHeaders.ACCEPT_RANGES, "bytes")
                     .cacheControl(CacheControl.maxAge(java.time.Duration.ofHours(1)).cachePrivate())
-                    .header(HttpHeaders.CONTENT_DISPOSITION, "inline; filename=\"" + id + (variant.equals("video") ? ".mp4" : ".jpg") + "\"")
-                    .body((Resource) new FileSystemResource(path));
+                    .header(HttpHeaders.CONTENT_DISPOSITION, "inline; filename=\"" + id + (v.equals("video") ? ".mp4" : ".jpg") + "\"")
+                    .body(resource);
         });
+    }
+
+    /** A Range header that cannot be served is a 416 problem (with Content-Range: bytes *&#47;length), not an empty answer. */
+    private static void checkRange(ServerWebExchange exchange, Resource resource) throws java.io.IOException {
+        String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.RANGE);
+        if (header == null) return;
+        long length = resource.contentLength();
+        try {
+            List<org.springframework.http.HttpRange> ranges = exchange.getRequest().getHeaders().getRange();
+            if (!ranges.isEmpty()) org.springframework.http.HttpRange.toResourceRegions(ranges, resource);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE, "range-not-satisfiable",
+                    "Range '" + FieldError.clip(ProblemWriter.clean(header), 80) + "' cannot be served from " + length
+                            + " bytes; ask for bytes=first-last within them (at most 100 ranges)")
+                    .header(HttpHeaders.CONTENT_RANGE, "bytes */" + length);
+        }
     }
 
     /** The job's event log over Server-Sent Events, resuming after Last-Event-ID (or ?after=). */
@@ -250,7 +375,7 @@ public class VideoController {
                                              @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
                                              @RequestParam(required = false) String after) {
         Caller caller = Caller.of(exchange);
-        long from = EventFrames.after(lastEventId != null ? lastEventId : after);
+        long from = lastEventId != null ? EventFrames.after(lastEventId, "Last-Event-ID") : EventFrames.after(after, "after");
         return blocking(() -> queue.get(caller.owner(), checkId(id)))
                 .flatMapMany(job -> events.stream(job.id(), from))
                 .map(e -> ServerSentEvent.builder(EventFrames.json(e)).id(Long.toString(e.seq())).event(e.type()).build());

@@ -45,10 +45,14 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         List<FieldError> errors = new ArrayList<>();
         for (var e : form.entrySet()) {
             if (e.getValue().size() > 1) errors.add(new FieldError(e.getKey(), "given more than once"));
-            String v = e.getValue().isEmpty() ? "" : e.getValue().getFirst();
+            String v = e.getValue().isEmpty() || e.getValue().getFirst() == null ? "" : e.getValue().getFirst();
+            if (v.indexOf('\uFFFD') >= 0) {   // what the form decoders put where the bytes were not UTF-8
+                errors.add(new FieldError(e.getKey(), "is not valid UTF-8"));
+                continue;
+            }
             if (OBJECT_FIELDS.contains(e.getKey())) {
                 try {
-                    n.set(e.getKey(), JSON.readTree(v));
+                    n.set(e.getKey(), VideoController.STRICT_JSON.readTree(v));
                 } catch (RuntimeException ex) {
                     errors.add(new FieldError(e.getKey(), "must be JSON"));
                 }
@@ -79,23 +83,26 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
 
         Integer width = f.integer("width", 16, GenerateRequest.MAX_SIDE), height = f.integer("height", 16, GenerateRequest.MAX_SIDE);
         String size = f.string("size", 20, false);
+        boolean fromSize = false, fromSeconds = false;
         if (size != null) {
             Matcher m = SIZE.matcher(size);
             if (!m.matches()) errors.add(new FieldError("size", "must be WIDTHxHEIGHT, e.g. 640x480"));
-            else if (width != null || height != null) errors.add(new FieldError("size", "give size or width/height, not both"));
+            else if (body.has("width") || body.has("height")) errors.add(new FieldError("size", "give size or width/height, not both"));
             else {
                 width = Integer.parseInt(m.group(1));
                 height = Integer.parseInt(m.group(2));
+                fromSize = true;
             }
         }
         Integer fps = f.integer("fps", 1, 60);
         Integer frames = f.integer("frames", 1, GenerateRequest.MAX_FRAMES);
         Double seconds = f.number("seconds", 0.05, 60);
         if (seconds != null) {
-            if (frames != null) errors.add(new FieldError("seconds", "give frames or seconds, not both"));
+            if (frames != null || body.has("frames")) errors.add(new FieldError("seconds", "give frames or seconds, not both"));
             else {
                 long n = Math.round(seconds * (fps == null ? Recipe.FPS : fps));
                 frames = (int) (4 * Math.round((n - 1) / 4.0) + 1);
+                fromSeconds = true;
             }
         }
         Integer steps = f.integer("steps", 1, 100);
@@ -108,9 +115,11 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         String metadataJson = null;
         JsonNode metadata = body.get("metadata");
         if (metadata != null && !metadata.isNull()) {
+            String bad;
             if (!metadata.isObject()) errors.add(new FieldError("metadata", "must be a JSON object"));
             else if (metadata.toString().getBytes(StandardCharsets.UTF_8).length > MAX_METADATA_BYTES)
                 errors.add(new FieldError("metadata", "at most " + MAX_METADATA_BYTES + " bytes"));
+            else if ((bad = storable(metadata, 0)) != null) errors.add(new FieldError("metadata", bad));
             else metadataJson = metadata.toString();
         }
         GenerateRequest request = null;
@@ -120,7 +129,13 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             } catch (IllegalArgumentException e) {
                 String msg = e.getMessage();
                 int colon = msg.indexOf(':');
-                errors.add(colon > 0 ? new FieldError(msg.substring(0, colon), msg.substring(colon + 1).strip()) : new FieldError("body", msg));
+                String field = colon > 0 ? msg.substring(0, colon) : "body";
+                String text = colon > 0 ? msg.substring(colon + 1).strip() : msg;
+                // name the field the client sent, not the one derived from it
+                if (fromSize && (field.equals("width") || field.equals("height"))) errors.add(new FieldError("size", field + " " + text));
+                else if (fromSeconds && field.equals("frames"))
+                    errors.add(new FieldError("seconds", "gives " + frames + " frames at " + (fps == null ? Recipe.FPS : fps) + " fps; frames " + text));
+                else errors.add(new FieldError(field, text));
             }
         }
         if (!errors.isEmpty()) throw new ValidationException(errors);
@@ -135,6 +150,13 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             return null;
         }
         Fields f = new Fields(g, errors, "guidance.");
+        Set<String> allowed = switch (g.get("type").asString()) {
+            case "nag" -> Set.of("type", "scale", "tau", "alpha");
+            case "cfg" -> Set.of("type", "scale");
+            default -> Set.of("type");
+        };
+        for (String name : g.propertyNames())
+            if (!allowed.contains(name)) errors.add(new FieldError("guidance." + name, "unknown field for guidance type " + g.get("type")));
         try {
             return switch (g.get("type").asString()) {
                 case "nag" -> {
@@ -175,6 +197,13 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
                 errors.add(new FieldError(field, "must be an object with a name"));
                 continue;
             }
+            boolean unknown = false;
+            for (String name : e.propertyNames())
+                if (!name.equals("name") && !name.equals("strength")) {
+                    errors.add(new FieldError(field + "." + name, "unknown field (a LoRA has a name and a strength)"));
+                    unknown = true;
+                }
+            if (unknown) continue;
             JsonNode s = e.get("strength");
             if (s != null && !s.isNumber()) {
                 errors.add(new FieldError(field + ".strength", "must be a number"));
@@ -195,6 +224,8 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             errors.add(new FieldError("webhook", "must be an object with a url"));
             return null;
         }
+        for (String name : w.propertyNames())
+            if (!name.equals("url") && !name.equals("events")) errors.add(new FieldError("webhook." + name, "unknown field (a webhook has a url and events)"));
         String url = w.get("url").asString();
         try {
             URI u = new URI(url);
@@ -209,7 +240,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             if (!ev.isArray()) errors.add(new FieldError("webhook.events", "must be an array of event names"));
             else for (JsonNode e : ev) {
                 if (!e.isString() || !WEBHOOK_EVENTS.contains(e.asString()))
-                    errors.add(new FieldError("webhook.events", "unknown event " + e + " (known: " + WEBHOOK_EVENTS + ")"));
+                    errors.add(new FieldError("webhook.events", "unknown event " + FieldError.clip(e.toString(), 60) + " (known: " + WEBHOOK_EVENTS + ")"));
                 else events.add(e.asString());
             }
         }
@@ -217,6 +248,41 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         var arr = n.putArray("events");
         events.forEach(arr::add);
         return n.toString();
+    }
+
+    /**
+     * Why the text cannot be taken, or null: unpaired surrogates are not Unicode text, and a NUL
+     * cannot be stored (PostgreSQL refuses it); other control characters only where {@code controls}.
+     */
+    static String textProblem(String s, boolean controls) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+                continue;
+            }
+            if (Character.isSurrogate(c)) return "contains an unpaired surrogate at position " + i + "; send valid Unicode text";
+            if (c == 0) return "contains a NUL character at position " + i;
+            if (!controls && c != '\t' && c != '\n' && c != '\r' && (c < 0x20 || (c >= 0x7f && c <= 0x9f)))
+                return String.format("contains the control character U+%04X at position %d; send plain text", (int) c, i);
+        }
+        return null;
+    }
+
+    /** Why metadata cannot be stored as it is, or null: every key and string must be storable text, nesting at most 16 deep. */
+    private static String storable(JsonNode n, int depth) {
+        if (depth > 16) return "nested more than 16 levels deep";
+        if (n.isString()) return textProblem(n.asString(), true);
+        for (var e : n.properties()) {
+            String bad = textProblem(e.getKey(), true);
+            if (bad == null) bad = storable(e.getValue(), depth + 1);
+            if (bad != null) return bad;
+        }
+        if (n.isArray()) for (JsonNode v : n) {
+            String bad = storable(v, depth + 1);
+            if (bad != null) return bad;
+        }
+        return null;
     }
 
     /** The body with keys sorted, so the same request hashes the same however it was written. */
@@ -267,6 +333,11 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             }
             if (required && s.isBlank()) {
                 errors.add(new FieldError(prefix + name, "must not be empty"));
+                return null;
+            }
+            String bad = textProblem(s, false);
+            if (bad != null) {
+                errors.add(new FieldError(prefix + name, bad));
                 return null;
             }
             return s;

@@ -43,8 +43,11 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
     /**
      * @param maxQueued       jobs waiting in the whole queue before submissions get 429
      * @param perKeyQueued    queued or running jobs one key may have
+     * @param readTimeout     the longest pause while a request body arrives before the answer is 408
+     * @param requestTimeout  the longest a whole request body may take to arrive before the answer is 408
      */
-    public record Limits(@DefaultValue("1000") int maxQueued, @DefaultValue("50") int perKeyQueued) {}
+    public record Limits(@DefaultValue("1000") int maxQueued, @DefaultValue("50") int perKeyQueued,
+                         @DefaultValue("10s") java.time.Duration readTimeout, @DefaultValue("30s") java.time.Duration requestTimeout) {}
 
     public record Cors(List<String> allowedOrigins) {
         public Cors {

@@ -1,8 +1,18 @@
 package dev.kaze.config;
 
+import dev.kaze.api.ApiException;
 import dev.kaze.api.ApiKeyFilter;
+import dev.kaze.api.BodyLimitFilter;
+import dev.kaze.api.FieldError;
+import dev.kaze.api.ProblemErrorHandler;
 import dev.kaze.api.ProblemWriter;
+import dev.kaze.api.ValidationException;
+import dev.kaze.api.VideoController;
 import dev.kaze.api.VideoEventsSocket;
+import dev.kaze.api.WireProblemHandler;
+import org.springframework.boot.reactor.netty.NettyServerCustomizer;
+import org.springframework.http.HttpStatus;
+import reactor.netty.NettyPipeline;
 import dev.kaze.jobs.DeviceWorker;
 import dev.kaze.jobs.JobEvents;
 import dev.kaze.jobs.JobQueue;
@@ -164,6 +174,29 @@ public class ServiceConfig implements WebFluxConfigurer {
     @Bean
     ApiKeyFilter apiKeyFilter(ProblemWriter problems) { return new ApiKeyFilter(props.auth(), problems); }
 
+    /** One body size limit for every request, answered 413 as a problem. */
+    @Bean
+    BodyLimitFilter bodyLimitFilter(ProblemWriter problems) { return new BodyLimitFilter(VideoController.MAX_BODY_BYTES, problems); }
+
+    /** Errors that escape the controllers (filters, codecs, handler mappings) as problem details too. */
+    @Bean
+    ProblemErrorHandler problemErrorHandler(ProblemWriter problems) { return new ProblemErrorHandler(problems); }
+
+    /**
+     * Requests Netty refuses before Spring sees them (bad request line, headers too large) also get a
+     * problem body; a body that stalls or trickles is cut off with 408 instead of holding a connection.
+     */
+    @Bean
+    NettyServerCustomizer wireProblems() {
+        return server -> server
+                .readTimeout(props.limits().readTimeout())
+                .requestTimeout(props.limits().requestTimeout())
+                .doOnChannelInit((observer, channel, address) -> {
+                    if (channel.pipeline().get(NettyPipeline.HttpCodec) != null)
+                        channel.pipeline().addAfter(NettyPipeline.HttpCodec, "kaze.wireProblems", new WireProblemHandler());
+                });
+    }
+
     /** Readiness: the model is loaded and the worker takes jobs. */
     @Bean
     HealthIndicator modelHealthIndicator(DeviceWorker worker, ModelInfo model) {
@@ -182,10 +215,29 @@ public class ServiceConfig implements WebFluxConfigurer {
                 // only WebSocket upgrades; the same path with Accept: text/event-stream is the SSE endpoint
                 String upgrade = exchange.getRequest().getHeaders().getUpgrade();
                 if (upgrade == null || !upgrade.equalsIgnoreCase("websocket")) return Mono.empty();
-                return super.getHandlerInternal(exchange);
+                return super.getHandlerInternal(exchange).flatMap(handler -> {
+                    // a handshake RFC 6455 would refuse is a problem, not an upgrade
+                    var headers = exchange.getRequest().getHeaders();
+                    String version = headers.getFirst("Sec-WebSocket-Version");
+                    if (version != null && !version.strip().equals("13"))
+                        return Mono.error(new ApiException(HttpStatus.UPGRADE_REQUIRED, "websocket-version",
+                                "WebSocket version " + FieldError.clip(version, 20) + " is not supported; use 13").header("Sec-WebSocket-Version", "13"));
+                    String key = headers.getFirst("Sec-WebSocket-Key");
+                    if (key != null && !validWebSocketKey(key))
+                        return Mono.error(ValidationException.of("Sec-WebSocket-Key", "must be 16 random bytes in base64 (RFC 6455)"));
+                    return Mono.just(handler);
+                });
             }
         };
         return mapping;
+    }
+
+    static boolean validWebSocketKey(String key) {
+        try {
+            return java.util.Base64.getDecoder().decode(key.strip()).length == 16;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     @Override
