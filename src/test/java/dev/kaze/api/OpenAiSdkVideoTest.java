@@ -203,8 +203,8 @@ class OpenAiSdkVideoTest {
         assertThatThrownBy(() -> client.videos().create(VideoCreateParams.builder().prompt("a fox")
                 .size(VideoSize.of("650x480")).build()))
                 .isInstanceOf(BadRequestException.class)
-                .hasMessageContaining("width")
-                .satisfies(e -> assertThat(((BadRequestException) e).param()).hasValue("width"));
+                .hasMessageContaining("multiple of 16")
+                .satisfies(e -> assertThat(((BadRequestException) e).param()).hasValue("size"));   // the field the client sent
         assertThatThrownBy(() -> client.videos().retrieve("video_doesnotexist")).isInstanceOf(NotFoundException.class);
 
         OpenAIClient stranger = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + port + "/v1")
