@@ -232,7 +232,7 @@ public final class DatasetConfigReader {
             return new FrameSettings(targets, mode, stride, sample, maxFrames, fps);
         }
 
-        Size size(int i, String key, JsonNode n) {
+        Size size(Integer i, String key, JsonNode n) {
             if (n.isIntegralNumber()) {
                 int v = checkedInt(i, key, n, 1);
                 return new Size(v, v);
@@ -244,7 +244,7 @@ public final class DatasetConfigReader {
             throw error(i, key, "expected an integer or [width, height], got " + describe(n));
         }
 
-        List<Integer> intList(int i, String key, JsonNode n, int min) {
+        List<Integer> intList(Integer i, String key, JsonNode n, int min) {
             if (!n.isArray()) throw error(i, key, "expected a list of integers such as [1, 21], got " + describe(n));
             List<Integer> out = new ArrayList<>();
             for (int k = 0; k < n.size(); k++) out.add(checkedInt(i, key + "[" + k + "]", n.get(k), min));
