@@ -141,7 +141,7 @@ public final class DatasetConfigReader {
                     String hint = (video ? IMAGE_KEYS : VIDEO_KEYS).contains(key)
                             ? "it belongs to " + (video ? "image" : "video") + " datasets, and this one is a "
                             + (video ? "video dataset (it has video_directory/video_jsonl_file)"
-                            : "image dataset (it has no video_directory/video_jsonl_file)")
+                            : "an image dataset (it has no video_directory/video_jsonl_file)")
                             : "allowed keys: " + new TreeSet<>(union(distinct, ASCENDABLE));
                     throw error(i, e.getKey(), "unknown key; " + hint);
                 }

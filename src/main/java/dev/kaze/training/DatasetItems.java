@@ -62,6 +62,21 @@ public record DatasetItems(Dataset dataset, List<TrainingItem> items, List<Strin
         return new DatasetItems(dataset, items, notes);
     }
 
+    /**
+     * The items of every dataset of {@code config}, in dataset order. Throws when there is none at all (musubi-tuner's
+     * "No training items found"), naming the config and what was left out.
+     */
+    public static List<DatasetItems> buildAll(DatasetConfig config, boolean honorVideoBucketFlags) {
+        List<DatasetItems> all = new ArrayList<>();
+        for (Dataset d : config.datasets()) all.add(build(d, honorVideoBucketFlags));
+        if (all.stream().allMatch(d -> d.items().isEmpty())) {
+            List<String> notes = all.stream().flatMap(d -> d.notes().stream()).limit(10).toList();
+            throw new DatasetMediaException(config.source(), "no training items found in any dataset; add media with"
+                    + " captions" + (notes.isEmpty() ? "" : ". Left out: " + String.join("; ", notes)));
+        }
+        return all;
+    }
+
     /** The size of an image from its header, without decoding it. */
     static Size imageSize(Path file) {
         if (!Files.isRegularFile(file)) throw new DatasetMediaException(file, "no such image file");

@@ -236,4 +236,20 @@ class DatasetItemsTest {
         assertThatThrownBy(() -> DatasetItems.build(config.datasets().get(1), false))
                 .isInstanceOf(DatasetMediaException.class).hasMessageContaining("bad.jsonl", "line 1", "caption");
     }
+
+    @Test
+    void noItemsAtAllIsAnError() throws IOException {
+        clip(videos.resolve("tiny.mp4"), 5, 32, 32);
+        caption(videos.resolve("tiny.mp4"), "x");
+        DatasetConfig config = config("""
+                [general]
+                caption_extension = ".txt"
+                [[datasets]]
+                video_directory = "videos"
+                target_frames = [21]
+                """);
+        assertThatThrownBy(() -> DatasetItems.buildAll(config, false))
+                .isInstanceOf(DatasetMediaException.class)
+                .hasMessageContaining("dataset.toml", "no training items", "tiny.mp4", "too short");
+    }
 }
