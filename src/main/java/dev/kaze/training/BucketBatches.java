@@ -1,3 +1,4 @@
+// Port of musubi-tuner dataset/image_video_dataset.py, prepare_for_training and BucketBatchManager (grouping and slicing)
 package dev.kaze.training;
 
 import java.util.ArrayList;

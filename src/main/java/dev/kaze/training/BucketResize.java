@@ -1,3 +1,4 @@
+// Port of musubi-tuner dataset/media_utils.py, resize_image_to_bucket (pixels)
 package dev.kaze.training;
 
 import java.awt.image.BufferedImage;

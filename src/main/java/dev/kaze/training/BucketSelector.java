@@ -1,3 +1,4 @@
+// Port of musubi-tuner dataset/bucket.py, BucketSelector, and media_utils.resize_image_to_bucket's size arithmetic
 package dev.kaze.training;
 
 import java.util.ArrayList;

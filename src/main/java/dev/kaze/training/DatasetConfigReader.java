@@ -1,3 +1,4 @@
+// Port of musubi-tuner dataset/config_utils.py, load_user_config, ConfigSanitizer and BlueprintGenerator fallbacks
 package dev.kaze.training;
 
 import tools.jackson.core.JacksonException;

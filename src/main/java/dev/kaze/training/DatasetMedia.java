@@ -1,3 +1,4 @@
+// Port of musubi-tuner dataset/media_utils.py glob_images/glob_videos and the *DirectoryDatasource/*JsonlDatasource captions
 package dev.kaze.training;
 
 import tools.jackson.core.JacksonException;

@@ -1,3 +1,4 @@
+// Port of musubi-tuner dataset/image_video_dataset.py, VideoDataset frame extraction and load_video's source_fps decimation
 package dev.kaze.training;
 
 import java.util.ArrayList;
