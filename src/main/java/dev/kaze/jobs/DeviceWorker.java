@@ -86,8 +86,7 @@ public final class DeviceWorker implements AutoCloseable {
             log.error("cannot load the model: {}", e.getMessage(), e);
             return;
         }
-        try (model) {
-            WanPipeline pipeline = new WanPipeline(model);
+        try (model; WanPipeline pipeline = new WanPipeline(model)) {   // the pipeline's text cache is released first
             int requeued = queue.store().requeueInterrupted(workerId);
             if (requeued > 0) log.info("requeued {} job(s) interrupted by a restart", requeued);
             ready = true;

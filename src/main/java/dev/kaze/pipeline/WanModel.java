@@ -16,10 +16,17 @@ import dev.kaze.tensor.TensorSource;
 import dev.kaze.tensor.Weights;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * A loaded text-to-video model: tokenizer, umT5, the DiT's base weights (with the DiT built for
@@ -38,6 +45,7 @@ public final class WanModel implements AutoCloseable {
     private final ScalarType dtype;
     private WanDit dit;
     private List<GenerateRequest.LoraRef> ditStack;
+    private Set<String> ditTargets = Set.of();   // the keys the stack merged into dit changes
 
     private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
                      WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype) {
@@ -61,8 +69,11 @@ public final class WanModel implements AutoCloseable {
             T5Encoder t5 = T5EncoderLoader.load(Weights.generated(init, device), PreviewModel.T5, f32);
             Weights ditWeights = Weights.generated(init, device);
             WanDit dit = WanDit.build(PreviewModel.DIT, ditWeights, f32);
-            // the base weights stay as a source for LoRA stacks; the DiT just built serves the empty stack
-            TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", ditWeights.generatedTensors());
+            // the base weights stay as a source for LoRA stacks (copies: LoRA stacks are merged into the
+            // DiT's own tensors in place); the DiT just built serves the empty stack
+            Map<String, Tensor> pristine = new LinkedHashMap<>();
+            ditWeights.generatedTensors().forEach((k, t) -> pristine.put(k, t.clone()));
+            TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", pristine);
             WanVae vae = WanVae.build(Weights.generated(init, device), PreviewModel.VAE, LatentScale.WAN21, f32);
             WanModel model = new WanModel(PreviewModel.ID, new ByteTokenizer(PreviewModel.TEXT_LEN), t5, PreviewModel.DIT, ditBase, vae,
                     new LoraCatalog(loraDir), List.of(), device, f32);
@@ -114,8 +125,15 @@ public final class WanModel implements AutoCloseable {
     public Device device() { return device; }
 
     /**
-     * The DiT with this LoRA stack merged; rebuilt from the pristine base weights when the stack
-     * differs from the last one (never unmerged by subtraction).
+     * The DiT with this LoRA stack merged. When the stack differs from the last one, the resident
+     * DiT's weights are updated in place: every key the old or the new stack changes is set to
+     * {@code W = base + Σ strength · ΔW} (summed in float32 over the pristine base tensor re-read
+     * from the base source, cast once to the stored dtype, then converted as at load), so keys only
+     * the old stack touched go back to the base values exactly, and the result is bit-identical to a
+     * model loaded fresh with the new stack. Never unmerged by subtraction. Falls back to rebuilding
+     * the DiT from the base source when a key is not kept as a plain tensor: float8 Linear weights
+     * (kept quantised with scales; merging into them in place, in bf16/float32 with a requantisation,
+     * is a TODO) — and when an in-place update fails halfway, the DiT is dropped and rebuilt next time.
      */
     public WanDit dit(List<GenerateRequest.LoraRef> stack) {
         if (dit != null && stack.equals(ditStack)) return dit;
@@ -127,16 +145,55 @@ public final class WanModel implements AutoCloseable {
                 files.add(f);
                 layers.add(new LoraStack.Layer(f, ref.strength()));
             }
-            TensorSource source = layers.isEmpty() ? ditBase : new LoraStack(layers).apply(ditBase);
-            WanDit next = WanDit.load(ditConfig, source, device, dtype);
-            if (dit != null) dit.close();
-            dit = next;
+            LoraStack next = new LoraStack(layers);
+            TensorSource source = layers.isEmpty() ? ditBase : next.apply(ditBase);   // checks every target against the base
+            Set<String> nextTargets = next.targets();
+            Set<String> changed = new LinkedHashSet<>(ditTargets);
+            changed.addAll(nextTargets);
+            if (dit != null && updatableInPlace(changed)) {
+                try {
+                    for (String key : changed) mergeInPlace(key, next);
+                } catch (RuntimeException e) {
+                    dit.close();                          // half-merged: never serve it
+                    dit = null;
+                    ditStack = null;
+                    ditTargets = Set.of();
+                    throw e;
+                }
+            } else {
+                WanDit rebuilt = WanDit.load(ditConfig, source, device, dtype);
+                if (dit != null) dit.close();
+                dit = rebuilt;
+            }
             ditStack = List.copyOf(stack);
+            ditTargets = Set.copyOf(nextTargets);
             return dit;
         } finally {
             files.forEach(LoraFile::close);
         }
     }
+
+    private boolean updatableInPlace(Set<String> keys) {
+        for (String key : keys) {
+            Tensor p = dit.parameter(key);
+            if (p == null || !ditBase.spec(key).hasShape(p.sizes().vec().get())) return false;
+        }
+        return true;
+    }
+
+    /** dit's tensor for key := the base tensor with the stack's patches merged (exactly the base when none). */
+    private void mergeInPlace(String key, LoraStack stack) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            Tensor p = dit.parameter(key);
+            Tensor stored = ditBase.load(key);                              // pristine, stored dtype, host
+            Tensor merged = stack.merge(key, stored);                       // float32 sum, cast once to the stored dtype
+            Tensor value = merged.to(p.device(), p.scalar_type(), false, false, new MemoryFormatOptional());
+            p.copy_(value);
+        }
+    }
+
+    /** The LoRA stack the resident DiT has merged, or null when none is built. */
+    public List<GenerateRequest.LoraRef> ditStack() { return ditStack; }
 
     @Override public void close() {
         if (dit != null) dit.close();

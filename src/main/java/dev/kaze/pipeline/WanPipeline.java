@@ -5,6 +5,7 @@ import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
 import dev.kaze.pipeline.sampling.FlowUniPcScheduler;
+import dev.kaze.pipeline.text.PromptCleaner;
 import dev.kaze.pipeline.text.TokenizedPrompt;
 import dev.kaze.pipeline.vae.WanVae;
 import org.bytedeco.javacpp.LongPointer;
@@ -27,11 +28,21 @@ import java.util.function.BooleanSupplier;
  * 5. denoise with UniPC and the chosen guidance;
  * 6. decode one latent frame at a time and convert to uint8 RGB, round((x+1)·127.5).
  */
-public final class WanPipeline {
+public final class WanPipeline implements AutoCloseable {
     private static final SecureRandom SEEDS = new SecureRandom();
+    /** Text cache bounds: 64 prompts, 256 MiB (a 512-token umT5 output is 8 MiB in float32). */
+    static final int TEXT_CACHE_ENTRIES = 64;
+    static final long TEXT_CACHE_BYTES = 256L << 20;
     private final WanModel model;
+    private final TextEncodingCache textCache;
 
-    public WanPipeline(WanModel model) { this.model = model; }
+    public WanPipeline(WanModel model) { this(model, TEXT_CACHE_ENTRIES, TEXT_CACHE_BYTES); }
+
+    /** With a text-encoder cache of at most maxEntries prompts and maxBytes of encoder output (0 turns it off). */
+    public WanPipeline(WanModel model, int maxEntries, long maxBytes) {
+        this.model = model;
+        this.textCache = new TextEncodingCache(maxEntries, maxBytes);
+    }
 
     public WanModel model() { return model; }
 
@@ -90,9 +101,27 @@ public final class WanPipeline {
         }
     }
 
-    /** The trimmed umT5 output [L, dim] of one prompt (cleaned, tokenized, padded, masked). */
+    /**
+     * The trimmed umT5 output [L, dim] of one prompt (cleaned, tokenized, padded, masked), from the
+     * text cache when this prompt was encoded recently; a handle in the caller's scope, not to be
+     * modified in place.
+     */
     Tensor encode(String prompt) {
-        TokenizedPrompt tp = model.tokenizer().tokenize(prompt);
+        String cleaned = PromptCleaner.clean(prompt);
+        return textCache.get(new TextEncodingCache.Key(model.id(), cleaned), () -> runEncoder(cleaned));
+    }
+
+    /** How many prompts the text encoder has run for (text cache misses), for tests. */
+    long encoderRuns() { return textCache.encoderRuns(); }
+
+    /** The text cache, for tests. */
+    TextEncodingCache textCache() { return textCache; }
+
+    /** Releases the text cache (not the model, which its owner closes). */
+    @Override public void close() { textCache.close(); }
+
+    private Tensor runEncoder(String cleaned) {
+        TokenizedPrompt tp = model.tokenizer().encode(cleaned);
         Tensor ids = longs(tp.ids()).view(1, -1);                                            // [1, text_len]
         Tensor mask = longs(tp.mask()).view(1, -1);                                          // [1, text_len]
         return model.textEncoder().encodeTrimmed(ids.to(model.device(), ScalarType.Long), mask.to(model.device(), ScalarType.Long));

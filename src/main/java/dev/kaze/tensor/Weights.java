@@ -27,6 +27,7 @@ public final class Weights {
     private final List<String> problems = new ArrayList<>();
     private final List<Tensor> handedOut = new ArrayList<>();
     private final java.util.Map<String, Tensor> generated = new java.util.LinkedHashMap<>();
+    private final java.util.Map<String, Tensor> named = new java.util.LinkedHashMap<>();
 
     public Weights(TensorSource source, Device device) {
         this(source, null, device);
@@ -91,6 +92,7 @@ public final class Weights {
             if (outer != null) outer.attach(result); else result.retainReference();
         }
         handedOut.add(result);
+        if (!result.is_meta()) named.put(key, result);
         return result;
     }
 
@@ -131,6 +133,7 @@ public final class Weights {
             results = build.get();
             List<Tensor> temporaries = handedOut.subList(before, handedOut.size());
             generated.values().removeIf(t -> temporaries.stream().anyMatch(x -> x == t));   // freed below
+            named.values().removeIf(t -> temporaries.stream().anyMatch(x -> x == t));
             temporaries.clear();
             for (Tensor r : results) {
                 if (outer != null) outer.attach(r); else r.retainReference();
@@ -164,8 +167,16 @@ public final class Weights {
         }
         handedOut.add(result);
         generated.put(key, result);
+        named.put(key, result);
         return result;
     }
+
+    /**
+     * Every key taken so far whose tensor was handed out as it is (read or generated, not a placeholder,
+     * not a temporary of {@link #derive}), with that tensor: the model's parameters by checkpoint key,
+     * for updating them in place (e.g. merging a LoRA stack without a rebuild).
+     */
+    public java.util.Map<String, Tensor> named() { return java.util.Collections.unmodifiableMap(named); }
 
     /** For generated weights: every key taken so far with its tensor, in order. */
     public java.util.Map<String, Tensor> generatedTensors() { return java.util.Collections.unmodifiableMap(generated); }

@@ -38,13 +38,15 @@ public final class WanDit implements AutoCloseable {
     private final List<WanAttentionBlock> blocks;
     private final Head head;
     private final RopeFreqs rope;
+    private final java.util.Map<String, Tensor> parameters;   // checkpoint key -> the tensor the model computes with
 
-    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, Tensor patchWeight, Tensor patchBias,
+    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, java.util.Map<String, Tensor> parameters, Tensor patchWeight, Tensor patchBias,
                    Linear textEmbedding0, Linear textEmbedding2, Linear timeEmbedding0, Linear timeEmbedding2,
                    Linear timeProjection, List<WanAttentionBlock> blocks, Head head) {
         this.config = config;
         this.dtype = dtype;
         this.weights = weights;
+        this.parameters = java.util.Map.copyOf(parameters);
         this.patchWeight = patchWeight;
         this.patchBias = patchBias;
         this.textEmbedding0 = textEmbedding0;
@@ -118,7 +120,7 @@ public final class WanDit implements AutoCloseable {
             Head head = new Head(w.take("head.modulation", f32, 1, 2, c),
                     Linear.take(w, "head.head", c, cfg.patchFeatures(), true, f32), cfg.eps());
             w.finish();
-            return new WanDit(cfg, dtype, w.keep(), patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head);
+            return new WanDit(cfg, dtype, w.keep(), w.named(), patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head);
         }
     }
 
@@ -131,7 +133,7 @@ public final class WanDit implements AutoCloseable {
     public WanDit withBlockAdapters(Function<String, Linear.Adapter> adapterFor) {
         List<WanAttentionBlock> adapted = new ArrayList<>();
         for (int i = 0; i < blocks.size(); i++) adapted.add(blocks.get(i).withAdapters("blocks." + i + ".", adapterFor));
-        return new WanDit(config, dtype, null, patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
+        return new WanDit(config, dtype, null, java.util.Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
                 timeEmbedding2, timeProjection, adapted, head);
     }
 
@@ -141,6 +143,14 @@ public final class WanDit implements AutoCloseable {
     }
 
     public DitConfig config() { return config; }
+
+    /**
+     * The tensor this model computes with for a checkpoint key (e.g. {@code blocks.0.self_attn.q.weight}),
+     * in its kept dtype and on its device, for updating in place (merging a LoRA stack without a
+     * rebuild); null when the key is not kept as one tensor of the stored shape (a float8 Linear
+     * weight, which is kept quantised with scales) or when this is an adapter view.
+     */
+    public Tensor parameter(String key) { return parameters.get(key); }
 
     public ScalarType dtype() { return dtype; }
 
