@@ -38,6 +38,7 @@ public final class WanModel implements AutoCloseable {
     private final ScalarType dtype;
     private WanDit dit;
     private List<GenerateRequest.LoraRef> ditStack;
+    private List<String> ditStamps;   // the stack's files as they were (size, modification time): a replaced file rebuilds
 
     private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
                      WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype) {
@@ -68,7 +69,24 @@ public final class WanModel implements AutoCloseable {
                     new LoraCatalog(loraDir), List.of(), device, f32);
             model.dit = dit;
             model.ditStack = List.of();
+            model.ditStamps = List.of();
             return model;
+        }
+    }
+
+    /**
+     * The preview DiT's keys and shapes (float32), without values: what an uploaded LoRA is
+     * checked against. Builds the tiny DiT once on the CPU and keeps only its layout.
+     */
+    public static dev.kaze.tensor.ShapeManifest previewDitShapes() {
+        try (PointerScope scope = new PointerScope()) {
+            Weights w = Weights.generated(PreviewModel.initializer(PreviewModel.SEED), new Device(org.bytedeco.pytorch.global.torch.DeviceType.CPU));
+            java.util.Map<String, dev.kaze.tensor.TensorSpec> specs = new java.util.LinkedHashMap<>();
+            try (WanDit dit = WanDit.build(PreviewModel.DIT, w, ScalarType.Float);
+                 TensorMap map = new TensorMap(PreviewModel.ID + " DiT (generated)", w.generatedTensors())) {
+                for (String key : map.keys()) specs.put(key, map.spec(key));
+            }
+            return new dev.kaze.tensor.ShapeManifest(PreviewModel.ID + " DiT", specs);
         }
     }
 
@@ -118,7 +136,8 @@ public final class WanModel implements AutoCloseable {
      * differs from the last one (never unmerged by subtraction).
      */
     public WanDit dit(List<GenerateRequest.LoraRef> stack) {
-        if (dit != null && stack.equals(ditStack)) return dit;
+        List<String> stamps = stamps(stack);
+        if (dit != null && stack.equals(ditStack) && stamps.equals(ditStamps)) return dit;
         List<LoraFile> files = new ArrayList<>();
         try (PointerScope scope = new PointerScope()) {
             List<LoraStack.Layer> layers = new ArrayList<>();
@@ -132,10 +151,25 @@ public final class WanModel implements AutoCloseable {
             if (dit != null) dit.close();
             dit = next;
             ditStack = List.copyOf(stack);
+            ditStamps = stamps;
             return dit;
         } finally {
             files.forEach(LoraFile::close);
         }
+    }
+
+    private List<String> stamps(List<GenerateRequest.LoraRef> stack) {
+        List<String> stamps = new ArrayList<>();
+        for (GenerateRequest.LoraRef ref : stack) {
+            java.nio.file.Path file = loras.resolve(ref.name());
+            try {
+                stamps.add(file + " " + java.nio.file.Files.size(file) + " " + java.nio.file.Files.getLastModifiedTime(file).toMillis()
+                        + " " + java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read LoRA " + file + ": " + e.getMessage(), e);
+            }
+        }
+        return stamps;
     }
 
     @Override public void close() {
