@@ -21,11 +21,21 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class BodyLimitFilter implements WebFilter, Ordered {
     private final long maxBytes;
+    private final long uploadMaxBytes;
     private final ProblemWriter problems;
 
-    public BodyLimitFilter(long maxBytes, ProblemWriter problems) {
+    public BodyLimitFilter(long maxBytes, ProblemWriter problems) { this(maxBytes, maxBytes, problems); }
+
+    /** uploadMaxBytes: the limit for LoRA uploads ({@code POST /v1/loras}), which stream to disk. */
+    public BodyLimitFilter(long maxBytes, long uploadMaxBytes, ProblemWriter problems) {
         this.maxBytes = maxBytes;
+        this.uploadMaxBytes = uploadMaxBytes;
         this.problems = problems;
+    }
+
+    static boolean isUpload(ServerWebExchange exchange) {
+        return exchange.getRequest().getMethod() == org.springframework.http.HttpMethod.POST
+                && exchange.getRequest().getPath().pathWithinApplication().value().equals(LoraController.PATH);
     }
 
     @Override public int getOrder() { return -200; }
@@ -35,10 +45,17 @@ public final class BodyLimitFilter implements WebFilter, Ordered {
                 "the body is larger than " + maxBytes + " bytes; a video request is a small JSON object");
     }
 
+    static ApiException uploadTooLarge(long maxBytes) {
+        return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "payload-too-large",
+                "the upload is larger than " + maxBytes + " bytes, this server's limit for a LoRA file (kaze.limits.lora-upload-max)");
+    }
+
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
+        boolean upload = isUpload(exchange);
+        long maxBytes = upload ? uploadMaxBytes : this.maxBytes;
         long declared = exchange.getRequest().getHeaders().getContentLength();
-        if (declared > maxBytes) return problems.write(exchange, tooLarge(maxBytes));
+        if (declared > maxBytes) return problems.write(exchange, upload ? uploadTooLarge(maxBytes) : tooLarge(maxBytes));
         AtomicLong seen = new AtomicLong();
         ServerHttpRequestDecorator limited = new ServerHttpRequestDecorator(exchange.getRequest()) {
             @Override

@@ -45,9 +45,11 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param perKeyQueued    queued or running jobs one key may have
      * @param readTimeout     the longest pause while a request body arrives before the answer is 408
      * @param requestTimeout  the longest a whole request body may take to arrive before the answer is 408
+     * @param loraUploadMax   the largest LoRA file {@code POST /v1/loras} accepts (streamed to disk, never held in memory)
      */
     public record Limits(@DefaultValue("1000") int maxQueued, @DefaultValue("50") int perKeyQueued,
-                         @DefaultValue("10s") java.time.Duration readTimeout, @DefaultValue("30s") java.time.Duration requestTimeout) {}
+                         @DefaultValue("10s") java.time.Duration readTimeout, @DefaultValue("30s") java.time.Duration requestTimeout,
+                         @DefaultValue("2GB") org.springframework.util.unit.DataSize loraUploadMax) {}
 
     public record Cors(List<String> allowedOrigins) {
         public Cors {

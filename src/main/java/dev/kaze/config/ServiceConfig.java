@@ -68,7 +68,7 @@ public class ServiceConfig implements WebFluxConfigurer {
         Path loraDir = m == null ? null : m.loras();
         if (m == null || m.dir() == null) {
             if (loraDir == null) loraDir = props.dataDir().resolve("loras");
-            return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of());
+            return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of(), WanModel::previewDitShapes);
         }
         ModelDirectory.Files files = ModelDirectory.scan(m.dir());
         LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
@@ -77,7 +77,8 @@ public class ServiceConfig implements WebFluxConfigurer {
         else try (var dit = dev.kaze.tensor.TensorSource.open(files.dit())) {   // headers only
             id = Recipe.modelId(DitConfig.detect(dit));
         }
-        return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog));
+        Path dit = files.dit();
+        return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog), () -> dev.kaze.tensor.TensorSource.open(dit));
     }
 
     @Bean
@@ -176,7 +177,7 @@ public class ServiceConfig implements WebFluxConfigurer {
 
     /** One body size limit for every request, answered 413 as a problem. */
     @Bean
-    BodyLimitFilter bodyLimitFilter(ProblemWriter problems) { return new BodyLimitFilter(VideoController.MAX_BODY_BYTES, problems); }
+    BodyLimitFilter bodyLimitFilter(ProblemWriter problems) { return new BodyLimitFilter(VideoController.MAX_BODY_BYTES, props.limits().loraUploadMax().toBytes(), problems); }
 
     /** Errors that escape the controllers (filters, codecs, handler mappings) as problem details too. */
     @Bean

@@ -46,6 +46,7 @@ public final class WanModel implements AutoCloseable {
     private WanDit dit;
     private List<GenerateRequest.LoraRef> ditStack;
     private Set<String> ditTargets = Set.of();   // the keys the stack merged into dit changes
+    private List<String> ditStamps;   // the stack's files as they were (size, modification time): a replaced file rebuilds
 
     private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
                      WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype) {
@@ -79,7 +80,24 @@ public final class WanModel implements AutoCloseable {
                     new LoraCatalog(loraDir), List.of(), device, f32);
             model.dit = dit;
             model.ditStack = List.of();
+            model.ditStamps = List.of();
             return model;
+        }
+    }
+
+    /**
+     * The preview DiT's keys and shapes (float32), without values: what an uploaded LoRA is
+     * checked against. Builds the tiny DiT once on the CPU and keeps only its layout.
+     */
+    public static dev.kaze.tensor.ShapeManifest previewDitShapes() {
+        try (PointerScope scope = new PointerScope()) {
+            Weights w = Weights.generated(PreviewModel.initializer(PreviewModel.SEED), new Device(org.bytedeco.pytorch.global.torch.DeviceType.CPU));
+            java.util.Map<String, dev.kaze.tensor.TensorSpec> specs = new java.util.LinkedHashMap<>();
+            try (WanDit dit = WanDit.build(PreviewModel.DIT, w, ScalarType.Float);
+                 TensorMap map = new TensorMap(PreviewModel.ID + " DiT (generated)", w.generatedTensors())) {
+                for (String key : map.keys()) specs.put(key, map.spec(key));
+            }
+            return new dev.kaze.tensor.ShapeManifest(PreviewModel.ID + " DiT", specs);
         }
     }
 
@@ -136,7 +154,8 @@ public final class WanModel implements AutoCloseable {
      * is a TODO) — and when an in-place update fails halfway, the DiT is dropped and rebuilt next time.
      */
     public WanDit dit(List<GenerateRequest.LoraRef> stack) {
-        if (dit != null && stack.equals(ditStack)) return dit;
+        List<String> stamps = stamps(stack);
+        if (dit != null && stack.equals(ditStack) && stamps.equals(ditStamps)) return dit;
         List<LoraFile> files = new ArrayList<>();
         try (PointerScope scope = new PointerScope()) {
             List<LoraStack.Layer> layers = new ArrayList<>();
@@ -167,6 +186,7 @@ public final class WanModel implements AutoCloseable {
             }
             ditStack = List.copyOf(stack);
             ditTargets = Set.copyOf(nextTargets);
+            ditStamps = stamps;
             return dit;
         } finally {
             files.forEach(LoraFile::close);
@@ -194,6 +214,20 @@ public final class WanModel implements AutoCloseable {
 
     /** The LoRA stack the resident DiT has merged, or null when none is built. */
     public List<GenerateRequest.LoraRef> ditStack() { return ditStack; }
+
+    private List<String> stamps(List<GenerateRequest.LoraRef> stack) {
+        List<String> stamps = new ArrayList<>();
+        for (GenerateRequest.LoraRef ref : stack) {
+            java.nio.file.Path file = loras.resolve(ref.name());
+            try {
+                stamps.add(file + " " + java.nio.file.Files.size(file) + " " + java.nio.file.Files.getLastModifiedTime(file).toMillis()
+                        + " " + java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read LoRA " + file + ": " + e.getMessage(), e);
+            }
+        }
+        return stamps;
+    }
 
     @Override public void close() {
         if (dit != null) dit.close();

@@ -176,6 +176,53 @@ public final class LoraNetwork implements AutoCloseable {
         });
     }
 
+    /**
+     * Writes this network as musubi-tuner saves it (networks.lora_wan): for every module
+     * {@code <lora_name>.lora_down.weight}, {@code .lora_up.weight} and the 0-dim {@code .alpha},
+     * all in bfloat16, with the {@code ss_*} and {@code modelspec.*} metadata of a run saved
+     * with {@code --no_metadata} (network module, dim, alpha, base model); the file is replaced atomically.
+     */
+    public void save(Path file) { save(file, ScalarType.BFloat16, Map.of()); }
+
+    /**
+     * {@link #save(Path)} in the given dtype (bf16 as musubi up to 2026-06, float32 as its
+     * {@code --save_precision} default since), with extra metadata (e.g. {@code ss_seed},
+     * {@code ss_steps}) added to or overriding the network's own keys.
+     */
+    public void save(Path file, ScalarType dtype, Map<String, String> extraMetadata) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Module m : byPath.values()) {
+                tensors.put(m.downKey(), m.down.detach().to(dtype).cpu().contiguous());
+                tensors.put(m.upKey(), m.up.detach().to(dtype).cpu().contiguous());
+                tensors.put(m.alphaKey(), torch.scalar_tensor(new org.bytedeco.pytorch.Scalar(m.alpha()),
+                        new TensorOptions(dtype)));
+            }
+            Map<String, String> meta = new LinkedHashMap<>(metadata(dtype));
+            meta.putAll(extraMetadata);
+            dev.kaze.tensor.SafetensorsWriter.write(file, tensors, meta);
+        }
+    }
+
+    /** musubi's metadata for this network (values as Python's str() writes them). */
+    Map<String, String> metadata(ScalarType dtype) {
+        Module first = byPath.values().iterator().next();
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("ss_base_model_version", "wan");
+        meta.put("ss_network_module", "networks.lora_wan");
+        meta.put("ss_network_dim", Long.toString(first.rank()));
+        meta.put("ss_network_alpha", Double.toString(first.alpha()));
+        meta.put("ss_network_dropout", "None");
+        meta.put("ss_mixed_precision", "bf16");
+        meta.put("modelspec.sai_model_spec", "1.0.0");
+        meta.put("modelspec.architecture", "wan2.1/lora");
+        meta.put("modelspec.implementation", "https://github.com/Wan-Video/Wan2.1");
+        meta.put("modelspec.title", "LoRA@" + java.time.Instant.now().getEpochSecond());
+        meta.put("modelspec.resolution", "1280x720");
+        meta.put("modelspec.date", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
+        return meta;
+    }
+
     /** Sets every gradient to zero (before the next backward). */
     public void zeroGrad() {
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {

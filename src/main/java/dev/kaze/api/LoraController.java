@@ -1,0 +1,293 @@
+package dev.kaze.api;
+
+import dev.kaze.config.KazeProperties;
+import dev.kaze.jobs.ModelInfo;
+import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.LoraCatalog;
+import dev.kaze.pipeline.lora.LoraFile;
+import dev.kaze.tensor.TensorSource;
+import dev.kaze.tensor.WeightsException;
+import org.springframework.core.ResolvableType;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.multipart.FilePartEvent;
+import org.springframework.http.codec.multipart.FormPartEvent;
+import org.springframework.http.codec.multipart.PartEvent;
+import org.springframework.http.codec.multipart.PartEventHttpMessageReader;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The LoRA catalog: list, upload, read and delete the {@code <name>.safetensors} files of the
+ * served model's LoRA directory. The catalog is shared by every key (not per owner): any valid
+ * key may list, upload and delete. An upload streams to a temporary file in the LoRA directory
+ * (never held in memory), must parse as safetensors and map onto the served DiT's keys, and is
+ * then renamed into place, so a video request may name it at once.
+ */
+@RestController
+@RequestMapping(LoraController.PATH)
+public class LoraController {
+    public static final String PATH = "/v1/loras";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final String SUFFIX = ".safetensors";
+
+    private final ModelInfo model;
+    private final long uploadMaxBytes;
+    private final Object moves = new Object();
+    /** SHA-256 of each file by path, kept while its size and modification time stay the same. */
+    private final Map<Path, Hashed> hashes = new ConcurrentHashMap<>();
+
+    private record Hashed(long size, FileTime modified, String sha256) {}
+
+    public LoraController(ModelInfo model, KazeProperties props) {
+        this.model = model;
+        this.uploadMaxBytes = props.limits().loraUploadMax().toBytes();
+    }
+
+    private static <T> Mono<T> blocking(Callable<T> call) {
+        return Mono.fromCallable(call).subscribeOn(Schedulers.boundedElastic());
+    }
+
+    private LoraCatalog catalog() { return model.loras(); }
+
+    private Path directory() {
+        Path dir = catalog().directory();
+        if (dir == null) throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "this server has no LoRA directory");
+        return dir;
+    }
+
+    /** A catalog name, as a video request's {@code loras[].name} must be; else 400. */
+    private static String checkName(String field, String name) {
+        try {
+            return new GenerateRequest.LoraRef(name, 1.0).name();
+        } catch (IllegalArgumentException e) {
+            throw ValidationException.of(field, "'" + FieldError.clip(String.valueOf(name), 80)
+                    + "' is not a LoRA name: use letters, digits, '.', '_' and '-' (no paths, no '..')");
+        }
+    }
+
+    @GetMapping
+    public Mono<ObjectNode> list(ServerWebExchange exchange) {
+        Caller.of(exchange);
+        return blocking(() -> {
+            ObjectNode body = JSON.createObjectNode();
+            body.put("object", "list");
+            body.put("model", model.id());
+            ArrayNode data = body.putArray("data");
+            for (String name : catalog().names()) {
+                ObjectNode item = describe(name);
+                if (item != null) data.add(item);
+            }
+            return body;
+        });
+    }
+
+    @GetMapping("/{name}")
+    public Mono<ObjectNode> get(@PathVariable String name, ServerWebExchange exchange) {
+        Caller.of(exchange);
+        checkName("name", name);
+        return blocking(() -> {
+            ObjectNode item = describe(name);
+            if (item == null) throw unknown(name);
+            return item;
+        });
+    }
+
+    @DeleteMapping("/{name}")
+    public Mono<ObjectNode> delete(@PathVariable String name, ServerWebExchange exchange) {
+        Caller.of(exchange);
+        checkName("name", name);
+        return blocking(() -> {
+            if (model.defaultLoras().stream().anyMatch(l -> l.name().equals(name)))
+                throw new ApiException(HttpStatus.CONFLICT, "lora-in-use", "'" + name + "' is one of the model's default LoRAs, "
+                        + "applied to every video; remove it from the model directory's recipe instead");
+            Path file = fileOf(name);
+            synchronized (moves) {
+                if (!Files.deleteIfExists(file)) throw unknown(name);
+            }
+            hashes.remove(file);
+            ObjectNode body = JSON.createObjectNode();
+            body.put("object", "lora.deleted");
+            body.put("name", name);
+            body.put("deleted", true);
+            return body;
+        });
+    }
+
+    @PostMapping
+    public Mono<ResponseEntity<ObjectNode>> upload(@RequestParam(name = "replace", defaultValue = "false") String replaceParam,
+                                                   ServerWebExchange exchange) {
+        Caller.of(exchange);
+        boolean replace = switch (replaceParam) {
+            case "true", "1" -> true;
+            case "false", "0" -> false;
+            default -> throw ValidationException.of("replace", "must be true or false");
+        };
+        MediaType type = exchange.getRequest().getHeaders().getContentType();
+        if (type == null || !MediaType.MULTIPART_FORM_DATA.isCompatibleWith(type))
+            return Mono.error(new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
+                    "send multipart/form-data with a 'name' field and the LoRA as a 'file' part (.safetensors)"));
+        Flux<PartEvent> events = new PartEventHttpMessageReader()
+                .read(ResolvableType.forClass(PartEvent.class), exchange.getRequest(), Map.of());
+        AtomicReference<String> name = new AtomicReference<>();
+        AtomicReference<String> filename = new AtomicReference<>();
+        return blocking(() -> {
+            Path dir = directory();
+            Files.createDirectories(dir);
+            return Files.createTempFile(dir, ".upload-", ".tmp");
+        }).flatMap(tmp -> events.windowUntil(PartEvent::isLast)
+                .concatMap(part -> part.switchOnFirst((first, all) -> {
+                    if (!first.hasValue()) return all.then();
+                    PartEvent event = first.get();
+                    if (event instanceof FilePartEvent file && event.name().equals("file")) {
+                        if (filename.get() != null)
+                            return all.map(PartEvent::content).doOnNext(DataBufferUtils::release)
+                                    .then(Mono.error(ValidationException.of("file", "send one file per upload")));
+                        filename.set(file.filename());
+                        Flux<DataBuffer> content = all.map(PartEvent::content);
+                        return DataBufferUtils.write(content, tmp, java.nio.file.StandardOpenOption.WRITE,
+                                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+                    }
+                    if (event instanceof FormPartEvent form && event.name().equals("name")) name.set(form.value().strip());
+                    return all.map(PartEvent::content).doOnNext(DataBufferUtils::release).then();
+                }))
+                .then(blocking(() -> accept(tmp, name.get(), filename.get(), replace)))
+                .onErrorMap(DataBufferLimitException.class, e -> BodyLimitFilter.uploadTooLarge(uploadMaxBytes))
+                .doFinally(signal -> {
+                    try {
+                        Files.deleteIfExists(tmp);
+                    } catch (IOException ignored) {
+                        // a temporary file left behind is not listed (no .safetensors suffix)
+                    }
+                }));
+    }
+
+    /** Validates the received file and renames it into the catalog (blocking). */
+    private ResponseEntity<ObjectNode> accept(Path tmp, String name, String filename, boolean replace) throws IOException {
+        if (name == null || name.isEmpty())
+            throw ValidationException.of("name", "required: the catalog name the LoRA is to have (a form field before or after the file)");
+        checkName("name", name);
+        if (filename == null) throw ValidationException.of("file", "required: the LoRA as a .safetensors file part named 'file'");
+        Path target = fileOf(name);
+        if (!replace && Files.exists(target)) throw exists(name);
+        if (model.ditShapes() == null)
+            throw new ApiException(HttpStatus.SERVICE_UNAVAILABLE, "unavailable", "this server cannot check LoRAs against its model");
+        String shown = "'" + FieldError.clip(filename.isBlank() ? "upload" : filename, 100) + "'";
+        int targets;
+        List<String> formats;
+        try (TensorSource base = model.ditShapes().get(); LoraFile lora = LoraFile.read(tmp, base)) {
+            targets = lora.targets().size();
+            formats = lora.formats().stream().map(Enum::name).toList();
+        } catch (WeightsException e) {
+            String why = String.valueOf(e.getMessage()).replace(tmp.toString(), shown);
+            throw new ApiException(HttpStatus.BAD_REQUEST, "invalid-lora", "the uploaded file " + shown + " is not a LoRA for "
+                    + model.id() + ": " + why);
+        }
+        String sha256 = sha256(tmp);
+        synchronized (moves) {
+            if (!replace && Files.exists(target)) throw exists(name);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            hashes.put(target, new Hashed(Files.size(target), Files.getLastModifiedTime(target), sha256));
+        }
+        ObjectNode item = describe(name);
+        item.put("targets", targets);
+        ArrayNode f = item.putArray("formats");
+        formats.forEach(f::add);
+        return ResponseEntity.status(HttpStatus.CREATED).header(HttpHeaders.LOCATION, PATH + "/" + name).body(item);
+    }
+
+    private Path fileOf(String name) {
+        Path dir = directory();
+        Path file = dir.resolve(name + SUFFIX).normalize();
+        if (!file.getParent().equals(dir)) throw ValidationException.of("name", "'" + name + "' points outside the LoRA directory");
+        return file;
+    }
+
+    /** One catalog entry, or null when the file went away meanwhile. */
+    private ObjectNode describe(String name) {
+        Path file = fileOf(name);
+        long size;
+        FileTime modified;
+        try {
+            size = Files.size(file);
+            modified = Files.getLastModifiedTime(file);
+        } catch (IOException e) {
+            return null;
+        }
+        Hashed h = hashes.get(file);
+        if (h == null || h.size() != size || !h.modified().equals(modified)) {
+            h = new Hashed(size, modified, sha256(file));
+            hashes.put(file, h);
+        }
+        Set<String> defaults = new java.util.HashSet<>(model.defaultLoras().stream().map(GenerateRequest.LoraRef::name).toList());
+        ObjectNode item = JSON.createObjectNode();
+        item.put("object", "lora");
+        item.put("name", name);
+        item.put("size_bytes", size);
+        item.put("sha256", h.sha256());
+        item.put("modified_at", modified.toMillis() / 1000);
+        item.put("default", defaults.contains(name));
+        return item;
+    }
+
+    private static String sha256(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read LoRA " + file.getFileName() + ": " + e.getMessage(), e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static ApiException unknown(String name) {
+        return new ApiException(HttpStatus.NOT_FOUND, "not-found", "no LoRA named '" + name + "' on this server");
+    }
+
+    private static ApiException exists(String name) {
+        return new ApiException(HttpStatus.CONFLICT, "lora-exists", "a LoRA named '" + name
+                + "' already exists; add ?replace=true to replace it, or choose another name");
+    }
+}
