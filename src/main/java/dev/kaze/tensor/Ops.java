@@ -46,7 +46,8 @@ public final class Ops {
 
     /** softmax(q kᵀ · scale) v over [B, N, L, D] tensors, no mask. */
     public static Tensor attention(Tensor q, Tensor k, Tensor v) {
-        return torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, false, new DoubleOptional(), false);
+        // contiguous [B, N, L, D] inputs let the CPU flash kernel run without strided access
+        return torch.scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), new TensorOptional(), 0.0, false, new DoubleOptional(), false);
     }
 
     public static long[] shape(Tensor t) { return t.sizes().vec().get(); }
