@@ -106,7 +106,7 @@ public final class WanPipeline implements AutoCloseable {
      * text cache when this prompt was encoded recently; a handle in the caller's scope, not to be
      * modified in place.
      */
-    Tensor encode(String prompt) {
+    public Tensor encode(String prompt) {
         String cleaned = PromptCleaner.clean(prompt);
         return textCache.get(new TextEncodingCache.Key(model.id(), cleaned), () -> runEncoder(cleaned));
     }

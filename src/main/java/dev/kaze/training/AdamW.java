@@ -64,6 +64,23 @@ public final class AdamW implements AutoCloseable {
         return st == null ? null : new Tensor[]{st.expAvg, st.expAvgSq};
     }
 
+    /**
+     * Puts back a saved state: the step count and, for every parameter, its first and second
+     * moment (copied into this optimizer's own tensors; shapes must match).
+     */
+    public void restore(long steps, Map<String, Tensor[]> moments) {
+        if (steps < 0) throw new IllegalArgumentException("optimizer step count must be >= 0, got " + steps);
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            for (var e : state.entrySet()) {
+                Tensor[] m = moments.get(e.getKey());
+                if (m == null) throw new IllegalArgumentException("the saved optimizer state has no moments for " + e.getKey());
+                e.getValue().expAvg.copy_(m[0]);
+                e.getValue().expAvgSq.copy_(m[1]);
+            }
+        }
+        this.step = steps;
+    }
+
     /** One update of every parameter that has a gradient. */
     public void step() {
         step++;
