@@ -66,6 +66,13 @@ class Fp8LoraSwitchTest {
         }
     }
 
+    static List<GenerateRequest.LoraRef> stack(Object... nameStrength) {
+        List<GenerateRequest.LoraRef> refs = new ArrayList<>();
+        for (int i = 0; i < nameStrength.length; i += 2)
+            refs.add(new GenerateRequest.LoraRef((String) nameStrength[i], ((Number) nameStrength[i + 1]).doubleValue()));
+        return refs;
+    }
+
     static byte[] frames(WanPipeline p, List<GenerateRequest.LoraRef> loras) {
         GenerateRequest req = new GenerateRequest("Studio Ghibli style. a lighthouse at dusk", null, 32, 32, 5, 16, 3, 5.0, 5L,
                 new Guidance.None(), loras);
@@ -80,6 +87,7 @@ class Fp8LoraSwitchTest {
 
     /** Every block Linear of a and b holds the same float8 bytes and the same scales. */
     static void assertSameFloat8(WanDit a, WanDit b) {
+        // temporaries in the caller's PointerScope (tests run in one: other tests count live pointers)
         for (String k : blockWeightKeys()) {
             Linear la = a.blockLinear(k), lb = b.blockLinear(k);
             assertThat(la.isFloat8()).as(k + " kept as float8").isTrue();
@@ -92,11 +100,11 @@ class Fp8LoraSwitchTest {
 
     @Test
     void loraThenNoneRestoresTheBaseFloat8Exactly() {
-        try (WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
+        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
              WanModel fresh = WanModel.preview(loraDir, CPU, E4M3); WanPipeline freshP = new WanPipeline(fresh)) {
             WanDit resident = model.dit(List.of());
-            byte[] withA = frames(p, LoraSwitchTest.stack("styleA", 1.0));
-            assertThat(model.dit(LoraSwitchTest.stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
+            byte[] withA = frames(p, stack("styleA", 1.0));
+            assertThat(model.dit(stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
             Tensor qA = resident.blockLinear("blocks.0.self_attn.q.weight").quantized().clone();
             byte[] none = frames(p, List.of());
             assertThat(model.dit(List.of())).as("restored in place, not rebuilt").isSameAs(resident);
@@ -111,31 +119,30 @@ class Fp8LoraSwitchTest {
 
     @Test
     void aThenBThenAIsA() {
-        try (WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
+        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
              WanModel other = WanModel.preview(loraDir, CPU, E4M3)) {
             WanDit resident = model.dit(List.of());
-            byte[] a1 = frames(p, LoraSwitchTest.stack("styleA", 0.8));
-            byte[] b = frames(p, LoraSwitchTest.stack("styleB", 1.0));
-            byte[] a2 = frames(p, LoraSwitchTest.stack("styleA", 0.8));
+            byte[] a1 = frames(p, stack("styleA", 0.8));
+            byte[] b = frames(p, stack("styleB", 1.0));
+            byte[] a2 = frames(p, stack("styleA", 0.8));
             assertThat(b).isNotEqualTo(a1);
             assertThat(a2).isEqualTo(a1);
-            assertThat(model.dit(LoraSwitchTest.stack("styleA", 0.8))).isSameAs(resident);
+            assertThat(model.dit(stack("styleA", 0.8))).isSameAs(resident);
             // the same stack merged straight from the base on another model: same bytes
-            assertSameFloat8(resident, other.dit(LoraSwitchTest.stack("styleA", 0.8)));
+            assertSameFloat8(resident, other.dit(stack("styleA", 0.8)));
         }
     }
 
     @Test
     void blockwiseScalesAreRequantisedAndRestored() {
         WeightStorage e5m2Blocks = WeightStorage.blockwise(WeightStorage.Format.FP8_E5M2, 8);
-        try (WanModel model = WanModel.preview(loraDir, CPU, e5m2Blocks); WanModel fresh = WanModel.preview(loraDir, CPU, e5m2Blocks)) {
+        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, e5m2Blocks); WanModel fresh = WanModel.preview(loraDir, CPU, e5m2Blocks)) {
             WanDit resident = model.dit(List.of());
             Linear ffn0 = resident.blockLinear("blocks.0.ffn.0.weight");
             assertThat(ffn0.scale().dim()).as("block-wise scale [out, in/8, 1]").isEqualTo(3);
             Tensor scaleBase = ffn0.scale().clone();
-            assertThat(model.dit(LoraSwitchTest.stack("styleA", 1.0, "styleB", 0.5))).isSameAs(resident);
+            assertThat(model.dit(stack("styleA", 1.0, "styleB", 0.5))).isSameAs(resident);
             assertThat(torch.equal(ffn0.scale(), scaleBase)).as("the LoRA changed the block scales").isFalse();
-            // the merged weight is quantised like a fresh load: q · scale stays within one float8 step of W
             assertThat(model.dit(List.of())).isSameAs(resident);
             assertSameFloat8(resident, fresh.dit(List.of()));
         }
