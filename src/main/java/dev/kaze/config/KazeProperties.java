@@ -15,11 +15,39 @@ import java.util.List;
  * @param auth    API keys and anonymous access
  * @param limits  queue and per-key limits
  * @param cors    origins allowed to call the API from a browser
+ * @param dit     how the DiT keeps its block Linear weights
  */
 @ConfigurationProperties("kaze")
 public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
                              @DefaultValue Auth auth, @DefaultValue Limits limits, @DefaultValue Cors cors,
-                             @DefaultValue Worker worker, @DefaultValue Webhooks webhooks) {
+                             @DefaultValue Worker worker, @DefaultValue Webhooks webhooks, @DefaultValue Dit dit) {
+
+    /**
+     * @param storage      {@code compute} (the compute dtype, as read), {@code fp8-e4m3} or {@code fp8-e5m2}
+     *                     (float8 values with float32 scales, quantised on load; half the memory of bf16)
+     * @param fp8BlockSize with float8: one scale per this many input columns of each output row; 0: one per tensor
+     */
+    public record Dit(@DefaultValue("compute") String storage, @DefaultValue("0") int fp8BlockSize) {
+        public Dit {
+            weightStorage(storage, fp8BlockSize);   // fail at start-up on a bad value
+        }
+
+        public dev.kaze.tensor.WeightStorage weightStorage() { return weightStorage(storage, fp8BlockSize); }
+
+        private static dev.kaze.tensor.WeightStorage weightStorage(String storage, int blockSize) {
+            dev.kaze.tensor.WeightStorage.Format format = switch (storage == null ? "compute" : storage.strip().toLowerCase(java.util.Locale.ROOT)) {
+                case "compute" -> null;
+                case "fp8-e4m3" -> dev.kaze.tensor.WeightStorage.Format.FP8_E4M3;
+                case "fp8-e5m2" -> dev.kaze.tensor.WeightStorage.Format.FP8_E5M2;
+                default -> throw new IllegalArgumentException("kaze.dit.storage is '" + storage
+                        + "'; use compute, fp8-e4m3 or fp8-e5m2");
+            };
+            if (blockSize < 0)
+                throw new IllegalArgumentException("kaze.dit.fp8-block-size is " + blockSize + "; use 0 (one scale per tensor) or a positive block size such as 128");
+            if (format == null) return dev.kaze.tensor.WeightStorage.COMPUTE;
+            return blockSize == 0 ? dev.kaze.tensor.WeightStorage.perTensor(format) : dev.kaze.tensor.WeightStorage.blockwise(format, blockSize);
+        }
+    }
 
     /** @param dir a model directory (Hugging Face or ComfyUI layout); null serves the preview model */
     public record Models(Path dir, Path loras) {}

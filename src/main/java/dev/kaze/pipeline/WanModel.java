@@ -12,7 +12,9 @@ import dev.kaze.pipeline.text.T5EncoderLoader;
 import dev.kaze.pipeline.vae.LatentScale;
 import dev.kaze.pipeline.vae.WanVae;
 import dev.kaze.tensor.TensorMap;
+import dev.kaze.tensor.Linear;
 import dev.kaze.tensor.TensorSource;
+import dev.kaze.tensor.WeightStorage;
 import dev.kaze.tensor.Weights;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -43,13 +45,15 @@ public final class WanModel implements AutoCloseable {
     private final List<GenerateRequest.LoraRef> defaultLoras;
     private final Device device;
     private final ScalarType dtype;
+    private final WeightStorage storage;   // how the DiT keeps its block Linear weights
     private WanDit dit;
     private List<GenerateRequest.LoraRef> ditStack;
     private Set<String> ditTargets = Set.of();   // the keys the stack merged into dit changes
     private List<String> ditStamps;   // the stack's files as they were (size, modification time): a replaced file rebuilds
 
     private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
-                     WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype) {
+                     WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype,
+                     WeightStorage storage) {
         this.id = id;
         this.tokenizer = tokenizer;
         this.t5 = t5;
@@ -60,10 +64,16 @@ public final class WanModel implements AutoCloseable {
         this.defaultLoras = List.copyOf(defaultLoras);
         this.device = device;
         this.dtype = dtype;
+        this.storage = storage;
     }
 
     /** The built-in preview model (generated weights, byte tokenizer); LoRAs from loraDir if given. */
     public static WanModel preview(java.nio.file.Path loraDir, Device device) {
+        return preview(loraDir, device, WeightStorage.COMPUTE);
+    }
+
+    /** The preview model with its DiT's block Linear weights kept as storage says (e.g. float8). */
+    public static WanModel preview(java.nio.file.Path loraDir, Device device, WeightStorage storage) {
         ScalarType f32 = ScalarType.Float;
         try (PointerScope scope = new PointerScope()) {
             Weights.Initializer init = PreviewModel.initializer(PreviewModel.SEED);
@@ -75,9 +85,13 @@ public final class WanModel implements AutoCloseable {
             Map<String, Tensor> pristine = new LinkedHashMap<>();
             ditWeights.generatedTensors().forEach((k, t) -> pristine.put(k, t.clone()));
             TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", pristine);
+            if (storage.isFloat8()) {   // quantised from the float32 base, as a checkpoint's DiT is on load
+                dit.close();
+                dit = WanDit.load(PreviewModel.DIT, ditBase, device, f32, storage);
+            }
             WanVae vae = WanVae.build(Weights.generated(init, device), PreviewModel.VAE, LatentScale.WAN21, f32);
             WanModel model = new WanModel(PreviewModel.ID, new ByteTokenizer(PreviewModel.TEXT_LEN), t5, PreviewModel.DIT, ditBase, vae,
-                    new LoraCatalog(loraDir), List.of(), device, f32);
+                    new LoraCatalog(loraDir), List.of(), device, f32, storage);
             model.dit = dit;
             model.ditStack = List.of();
             model.ditStamps = List.of();
@@ -104,6 +118,12 @@ public final class WanModel implements AutoCloseable {
     /** A real model from a directory in the Hugging Face or ComfyUI layout. */
     /** loraDir: the LoRA catalog's directory, or null for the model directory's own {@code loras/}. */
     public static WanModel open(ModelDirectory.Files files, java.nio.file.Path loraDir, Device device, ScalarType dtype) {
+        return open(files, loraDir, device, dtype, WeightStorage.COMPUTE);
+    }
+
+    /** {@link #open(ModelDirectory.Files, java.nio.file.Path, Device, ScalarType)} keeping the DiT's block Linear weights as storage says. */
+    public static WanModel open(ModelDirectory.Files files, java.nio.file.Path loraDir, Device device, ScalarType dtype,
+                                WeightStorage storage) {
         PromptTokenizer tokenizer = null;
         T5Encoder t5 = null;
         TensorSource ditBase = null;
@@ -115,7 +135,7 @@ public final class WanModel implements AutoCloseable {
             t5 = T5EncoderLoader.open(files.textEncoder(), device, dtype);
             WanVae vae = WanVae.load(files.vae(), device, ScalarType.Float);
             LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
-            return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, ditBase, vae, catalog, Recipe.defaultLoras(catalog), device, dtype);
+            return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, ditBase, vae, catalog, Recipe.defaultLoras(catalog), device, dtype, storage);
         } catch (RuntimeException e) {
             if (t5 != null) t5.close();
             if (tokenizer != null) tokenizer.close();
@@ -148,10 +168,12 @@ public final class WanModel implements AutoCloseable {
      * {@code W = base + Σ strength · ΔW} (summed in float32 over the pristine base tensor re-read
      * from the base source, cast once to the stored dtype, then converted as at load), so keys only
      * the old stack touched go back to the base values exactly, and the result is bit-identical to a
-     * model loaded fresh with the new stack. Never unmerged by subtraction. Falls back to rebuilding
-     * the DiT from the base source when a key is not kept as a plain tensor: float8 Linear weights
-     * (kept quantised with scales; merging into them in place, in bf16/float32 with a requantisation,
-     * is a TODO) — and when an in-place update fails halfway, the DiT is dropped and rebuilt next time.
+     * model loaded fresh with the new stack. Never unmerged by subtraction. A block Linear kept as
+     * float8 (from a bf16/float32 base) gets the same merged weight requantised with its own format
+     * and scale layout, copied into its values and scales in place; quantisation is deterministic,
+     * so switching back gives the base's float8 bytes exactly. Falls back to rebuilding the DiT from
+     * the base source when a key is neither (e.g. a weight the checkpoint itself stores as float8),
+     * and when an in-place update fails halfway, the DiT is dropped and rebuilt next time.
      */
     public WanDit dit(List<GenerateRequest.LoraRef> stack) {
         List<String> stamps = stamps(stack);
@@ -180,7 +202,7 @@ public final class WanModel implements AutoCloseable {
                     throw e;
                 }
             } else {
-                WanDit rebuilt = WanDit.load(ditConfig, source, device, dtype);
+                WanDit rebuilt = WanDit.load(ditConfig, source, device, dtype, storage);
                 if (dit != null) dit.close();
                 dit = rebuilt;
             }
@@ -196,7 +218,14 @@ public final class WanModel implements AutoCloseable {
     private boolean updatableInPlace(Set<String> keys) {
         for (String key : keys) {
             Tensor p = dit.parameter(key);
-            if (p == null || !ditBase.spec(key).hasShape(p.sizes().vec().get())) return false;
+            if (p != null) {
+                if (!ditBase.spec(key).hasShape(p.sizes().vec().get())) return false;
+                continue;
+            }
+            Linear l = dit.blockLinear(key);
+            dev.kaze.tensor.TensorSpec spec = ditBase.spec(key);
+            if (l == null || !l.isFloat8() || spec == null || WeightStorage.Format.of(spec.dtype().scalarType()) != null
+                    || !spec.hasShape(l.quantized().sizes().vec().get())) return false;
         }
         return true;
     }
@@ -207,6 +236,10 @@ public final class WanModel implements AutoCloseable {
             Tensor p = dit.parameter(key);
             Tensor stored = ditBase.load(key);                              // pristine, stored dtype, host
             Tensor merged = stack.merge(key, stored);                       // float32 sum, cast once to the stored dtype
+            if (p == null) {                                                // a float8 block Linear: quantised as at load
+                dit.blockLinear(key).requantizeInPlace(merged);
+                return;
+            }
             Tensor value = merged.to(p.device(), p.scalar_type(), false, false, new MemoryFormatOptional());
             p.copy_(value);
         }

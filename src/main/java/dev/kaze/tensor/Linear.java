@@ -125,6 +125,40 @@ public final class Linear {
 
     public boolean isFloat8() { return quantized != null; }
 
+    /**
+     * The scale layout of this Linear's float8 values: block-wise when its scale is
+     * [out, in/block, 1], per tensor otherwise; null when the weight is kept in the compute dtype.
+     */
+    public WeightStorage storage() {
+        if (quantized == null) return null;
+        WeightStorage.Format format = WeightStorage.Format.of(quantized.scalar_type());
+        return scale.dim() == 3 ? WeightStorage.blockwise(format, (int) (quantized.size(1) / scale.size(1)))
+                : WeightStorage.perTensor(format);
+    }
+
+    /**
+     * Quantises w [out, in] (any float dtype, any device) with this Linear's format and scale layout
+     * ({@link #storage()}) and copies the values and scale(s) into its own tensors in place, so
+     * views sharing them see the update. Quantising the same w always gives the same bytes.
+     * Only for float8 Linears.
+     */
+    public void requantizeInPlace(Tensor w) {
+        if (quantized == null) throw new IllegalStateException("requantizeInPlace needs a float8 Linear; this one keeps " + dtype);
+        if (w.dim() != 2 || w.size(0) != quantized.size(0) || w.size(1) != quantized.size(1))
+            throw new IllegalArgumentException("weight " + TensorSpec.format(Ops.shape(w)) + " does not match the float8 values "
+                    + TensorSpec.format(Ops.shape(quantized)));
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+            WeightStorage storage = storage();
+            Tensor w32 = w.to(quantized.device(), ScalarType.Float, false, false, new org.bytedeco.pytorch.MemoryFormatOptional()); // [out, in]
+            Float8.Quantized qs = Float8.quantize(w32, storage.format(), storage.scaling());
+            if (qs.scale().numel() != scale.numel())
+                throw new IllegalStateException("requantised scale " + TensorSpec.format(Ops.shape(qs.scale()))
+                        + " does not match the kept scale " + TensorSpec.format(Ops.shape(scale)));
+            quantized.copy_(qs.values());
+            scale.copy_(qs.scale().view(Ops.shape(scale)));
+        }
+    }
+
     /** x: [..., in] -> [..., out] in the compute dtype. */
     public Tensor forward(Tensor x) {
         Tensor xc = Ops.as(x, dtype);

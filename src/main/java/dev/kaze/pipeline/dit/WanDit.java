@@ -39,14 +39,21 @@ public final class WanDit implements AutoCloseable {
     private final Head head;
     private final RopeFreqs rope;
     private final java.util.Map<String, Tensor> parameters;   // checkpoint key -> the tensor the model computes with
+    private final java.util.Map<String, Linear> blockLinears;  // "blocks.N.self_attn.q.weight" ... -> its Linear
 
-    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, java.util.Map<String, Tensor> parameters, Tensor patchWeight, Tensor patchBias,
+    /** Takes one block Linear (path relative to the block) and records it by its weight key. */
+    @FunctionalInterface
+    private interface BlockLinear { Linear of(String path, long in, long out); }
+
+    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, java.util.Map<String, Tensor> parameters,
+                   java.util.Map<String, Linear> blockLinears, Tensor patchWeight, Tensor patchBias,
                    Linear textEmbedding0, Linear textEmbedding2, Linear timeEmbedding0, Linear timeEmbedding2,
                    Linear timeProjection, List<WanAttentionBlock> blocks, Head head) {
         this.config = config;
         this.dtype = dtype;
         this.weights = weights;
         this.parameters = java.util.Map.copyOf(parameters);
+        this.blockLinears = java.util.Map.copyOf(blockLinears);
         this.patchWeight = patchWeight;
         this.patchBias = patchBias;
         this.textEmbedding0 = textEmbedding0;
@@ -97,30 +104,36 @@ public final class WanDit implements AutoCloseable {
             Linear time2 = Linear.take(w, "time_embedding.2", c, c, true, f32);
             Linear proj = Linear.take(w, "time_projection.1", c, 6 * c, true, f32);
             List<WanAttentionBlock> blocks = new ArrayList<>();
+            java.util.Map<String, Linear> blockLinears = new java.util.LinkedHashMap<>();
             for (int i = 0; i < cfg.numLayers(); i++) {
                 String b = "blocks." + i + ".";
+                BlockLinear take = (path, in, out) -> {
+                    Linear l = Linear.take(w, b + path, in, out, true, dtype, storage);
+                    blockLinears.put(b + path + ".weight", l);
+                    return l;
+                };
                 WanSelfAttention sa = new WanSelfAttention(
-                        Linear.take(w, b + "self_attn.q", c, c, true, dtype, storage), Linear.take(w, b + "self_attn.k", c, c, true, dtype, storage),
-                        Linear.take(w, b + "self_attn.v", c, c, true, dtype, storage), Linear.take(w, b + "self_attn.o", c, c, true, dtype, storage),
+                        take.of("self_attn.q", c, c), take.of("self_attn.k", c, c),
+                        take.of("self_attn.v", c, c), take.of("self_attn.o", c, c),
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_q.weight", f32, c), cfg.eps()) : null,
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_k.weight", f32, c), cfg.eps()) : null,
                         cfg.numHeads());
                 Tensor n3w = cfg.crossAttnNorm() ? w.take(b + "norm3.weight", f32, c) : null;
                 Tensor n3b = cfg.crossAttnNorm() ? w.take(b + "norm3.bias", f32, c) : null;
                 WanCrossAttention ca = new WanCrossAttention(
-                        Linear.take(w, b + "cross_attn.q", c, c, true, dtype, storage), Linear.take(w, b + "cross_attn.k", c, c, true, dtype, storage),
-                        Linear.take(w, b + "cross_attn.v", c, c, true, dtype, storage), Linear.take(w, b + "cross_attn.o", c, c, true, dtype, storage),
+                        take.of("cross_attn.q", c, c), take.of("cross_attn.k", c, c),
+                        take.of("cross_attn.v", c, c), take.of("cross_attn.o", c, c),
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_q.weight", f32, c), cfg.eps()) : null,
                         cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_k.weight", f32, c), cfg.eps()) : null,
                         cfg.numHeads());
                 blocks.add(new WanAttentionBlock(w.take(b + "modulation", f32, 1, 6, c), sa, n3w, n3b, ca,
-                        Linear.take(w, b + "ffn.0", c, ffn, true, dtype, storage), Linear.take(w, b + "ffn.2", ffn, c, true, dtype, storage),
+                        take.of("ffn.0", c, ffn), take.of("ffn.2", ffn, c),
                         cfg.eps()));
             }
             Head head = new Head(w.take("head.modulation", f32, 1, 2, c),
                     Linear.take(w, "head.head", c, cfg.patchFeatures(), true, f32), cfg.eps());
             w.finish();
-            return new WanDit(cfg, dtype, w.keep(), w.named(), patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head);
+            return new WanDit(cfg, dtype, w.keep(), w.named(), blockLinears, patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head);
         }
     }
 
@@ -133,7 +146,7 @@ public final class WanDit implements AutoCloseable {
     public WanDit withBlockAdapters(Function<String, Linear.Adapter> adapterFor) {
         List<WanAttentionBlock> adapted = new ArrayList<>();
         for (int i = 0; i < blocks.size(); i++) adapted.add(blocks.get(i).withAdapters("blocks." + i + ".", adapterFor));
-        return new WanDit(config, dtype, null, java.util.Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
+        return new WanDit(config, dtype, null, java.util.Map.of(), java.util.Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
                 timeEmbedding2, timeProjection, adapted, head);
     }
 
@@ -151,6 +164,13 @@ public final class WanDit implements AutoCloseable {
      * weight, which is kept quantised with scales) or when this is an adapter view.
      */
     public Tensor parameter(String key) { return parameters.get(key); }
+
+    /**
+     * The block Linear whose weight has this checkpoint key (e.g. {@code blocks.0.ffn.2.weight}), for
+     * updating a float8 weight in place ({@link Linear#requantizeInPlace}); null for any other key
+     * or in an adapter view.
+     */
+    public Linear blockLinear(String weightKey) { return blockLinears.get(weightKey); }
 
     public ScalarType dtype() { return dtype; }
 
