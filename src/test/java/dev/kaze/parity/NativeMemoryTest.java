@@ -19,6 +19,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * no JavaCPP pointer stays alive (counted, not left to the GC) and the resident set does not grow.
  */
 class NativeMemoryTest {
+    // Pointer.totalCount() is process-wide: a leak makes it grow, while the GC may meanwhile release
+    // pointers other tests in this JVM left unscoped, so the checks are "no more than", not "equal".
     static Path sampleCase() {
         return ParityTest.parityDir().resolve("cases/sample_unipc_cfg.safetensors");
     }
@@ -41,7 +43,7 @@ class NativeMemoryTest {
             for (int i = 0; i < 9; i++) {
                 runOnce(c);
                 rss.add(Pointer.physicalBytes());
-                assertThat(Pointer.totalCount()).as("live JavaCPP pointers after run " + (i + 2)).isEqualTo(pointersAfterFirst);
+                assertThat(Pointer.totalCount()).as("live JavaCPP pointers after run " + (i + 2)).isLessThanOrEqualTo(pointersAfterFirst);
             }
             long growth = rss.getLast() - rssAfterFirst;
             System.out.printf("native memory: rss after run 1 %.1f MiB, after run 10 %.1f MiB (growth %.2f MiB); live pointers %d%n",
@@ -67,7 +69,7 @@ class NativeMemoryTest {
                         .hasMessageContaining("after 2 denoising step(s)");
             }
             assertThat(seen).containsExactly(1, 2);
-            assertThat(Pointer.totalCount()).isEqualTo(pointers);
+            assertThat(Pointer.totalCount()).isLessThanOrEqualTo(pointers);
         }
     }
 }

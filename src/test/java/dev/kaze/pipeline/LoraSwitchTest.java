@@ -32,6 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * base weights bit-exactly, switching between stacks is reproducible, and native memory stays flat.
  */
 class LoraSwitchTest {
+    // Pointer.totalCount() is process-wide: a leak makes it grow, while the GC may meanwhile release
+    // pointers other tests in this JVM left unscoped, so the checks are "no more than", not "equal".
     @TempDir static Path loraDir;
     static final Device CPU = new Device(torch.DeviceType.CPU);
     /** A: q of self-attention, o of cross-attention and ffn.0 in every block; B: q of self-attention and ffn.2 of block 0. */
@@ -143,7 +145,7 @@ class LoraSwitchTest {
             long growth = rssAfter20 - rssAfter4;
             System.out.printf("LoRA switching: live pointers after job 4 %d, after job 20 %d; rss after job 4 %.1f MiB, after job 20 %.1f MiB (growth %.2f MiB)%n",
                     pointersAfter4, pointersAfter20, rssAfter4 / 1048576.0, rssAfter20 / 1048576.0, growth / 1048576.0);
-            assertThat(pointersAfter20).as("live JavaCPP pointers after job 20 vs job 4").isEqualTo(pointersAfter4);
+            assertThat(pointersAfter20).as("live JavaCPP pointers after job 20 vs job 4").isLessThanOrEqualTo(pointersAfter4);
             // coarse guard (the exact check is the pointer count): other tests may share this JVM
             assertThat(growth).as("resident set growth from job 4 to job 20, bytes").isLessThan(32L << 20);
         }

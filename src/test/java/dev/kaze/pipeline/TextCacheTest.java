@@ -13,6 +13,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The text-encoder cache: repeated prompts are encoded once; evicted and closed entries free their memory. */
 class TextCacheTest {
+    // Pointer.totalCount() is process-wide: a leak makes it grow, while the GC may meanwhile release
+    // pointers other tests in this JVM left unscoped, so the checks are "no more than", not "equal".
     static WanModel model;
 
     @BeforeAll static void load() { model = WanModel.preview(null, new Device(torch.DeviceType.CPU)); }
@@ -74,12 +76,12 @@ class TextCacheTest {
         try (PointerScope scope = new PointerScope()) {
             for (int i = 0; i < 10; i++) p.encode("prompt " + i);   // all evicting one another
         }
-        assertThat(Pointer.totalCount()).as("bounded: as many live tensors as with two cached").isEqualTo(withTwoCached);
+        assertThat(Pointer.totalCount()).as("bounded: no more live tensors than with two cached").isLessThanOrEqualTo(withTwoCached);
         assertThat(p.textCache().size()).isEqualTo(2);
         p.close();
         assertThat(p.textCache().size()).isZero();
         assertThat(p.textCache().bytes()).isZero();
-        assertThat(Pointer.totalCount()).as("live JavaCPP pointers after close").isEqualTo(before);
+        assertThat(Pointer.totalCount()).as("live JavaCPP pointers after close").isLessThanOrEqualTo(before);
 
         // the byte bound: entries larger than the bound are handed out but not kept
         try (WanPipeline tiny = new WanPipeline(model, 64, 16); PointerScope scope = new PointerScope()) {
