@@ -41,43 +41,11 @@ class Fp8LoraSwitchTest {
             "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2");
 
     @BeforeAll static void writeLoras() {
-        DitConfig cfg = PreviewModel.DIT;
-        List<String> a = new ArrayList<>(), b = new ArrayList<>(List.of("blocks.0.self_attn.q", "blocks.0.ffn.2"));
-        for (int i = 0; i < cfg.numLayers(); i++) a.addAll(List.of("blocks." + i + ".self_attn.q", "blocks." + i + ".cross_attn.o", "blocks." + i + ".ffn.0"));
-        write("styleA", a, 11);
-        write("styleB", b, 22);
+        PreviewLoras.write(loraDir);
     }
 
-    private static void write(String name, List<String> paths, long seed) {
-        DitConfig cfg = PreviewModel.DIT;
-        long rank = 4;
-        try (PointerScope scope = new PointerScope()) {
-            GeneratorOptional gen = new GeneratorOptional(torch.make_generator_cpu(seed));
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (String path : paths) {
-                long in = path.endsWith("ffn.2") ? cfg.ffnDim() : cfg.dim();
-                long out = path.endsWith("ffn.0") ? cfg.ffnDim() : cfg.dim();
-                String n = LoraNetwork.loraName(path);
-                tensors.put(n + ".lora_down.weight", torch.randn(new long[]{rank, in}, gen, new TensorOptions(ScalarType.Float)).mul(torch.scalar_tensor(new Scalar(0.3))));
-                tensors.put(n + ".lora_up.weight", torch.randn(new long[]{out, rank}, gen, new TensorOptions(ScalarType.Float)).mul(torch.scalar_tensor(new Scalar(0.3))));
-                tensors.put(n + ".alpha", torch.scalar_tensor(new Scalar((double) rank)));
-            }
-            SafetensorsWriter.write(loraDir.resolve(name + ".safetensors"), tensors);
-        }
-    }
 
-    static List<GenerateRequest.LoraRef> stack(Object... nameStrength) {
-        List<GenerateRequest.LoraRef> refs = new ArrayList<>();
-        for (int i = 0; i < nameStrength.length; i += 2)
-            refs.add(new GenerateRequest.LoraRef((String) nameStrength[i], ((Number) nameStrength[i + 1]).doubleValue()));
-        return refs;
-    }
 
-    static byte[] frames(WanPipeline p, List<GenerateRequest.LoraRef> loras) {
-        GenerateRequest req = new GenerateRequest("Studio Ghibli style. a lighthouse at dusk", null, 32, 32, 5, 16, 3, 5.0, 5L,
-                new Guidance.None(), loras);
-        return p.generate(req, GenerationListener.NONE, () -> false).rgb();
-    }
 
     static List<String> blockWeightKeys() {
         List<String> keys = new ArrayList<>();
@@ -103,12 +71,12 @@ class Fp8LoraSwitchTest {
         try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
              WanModel fresh = WanModel.preview(loraDir, CPU, E4M3); WanPipeline freshP = new WanPipeline(fresh)) {
             WanDit resident = model.dit(List.of());
-            byte[] withA = frames(p, stack("styleA", 1.0));
-            assertThat(model.dit(stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
+            byte[] withA = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 1.0));
+            assertThat(model.dit(PreviewLoras.stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
             Tensor qA = resident.blockLinear("blocks.0.self_attn.q.weight").quantized().clone();
-            byte[] none = frames(p, List.of());
+            byte[] none = PreviewLoras.frames(p, List.of());
             assertThat(model.dit(List.of())).as("restored in place, not rebuilt").isSameAs(resident);
-            byte[] freshNone = frames(freshP, List.of());
+            byte[] freshNone = PreviewLoras.frames(freshP, List.of());
             assertThat(withA).as("the LoRA changes the frames").isNotEqualTo(freshNone);
             assertThat(torch.equal(qA.view(ScalarType.Byte), fresh.dit(List.of()).blockLinear("blocks.0.self_attn.q.weight").quantized().view(ScalarType.Byte)))
                     .as("the LoRA changed the float8 values").isFalse();
@@ -122,14 +90,14 @@ class Fp8LoraSwitchTest {
         try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
              WanModel other = WanModel.preview(loraDir, CPU, E4M3)) {
             WanDit resident = model.dit(List.of());
-            byte[] a1 = frames(p, stack("styleA", 0.8));
-            byte[] b = frames(p, stack("styleB", 1.0));
-            byte[] a2 = frames(p, stack("styleA", 0.8));
+            byte[] a1 = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 0.8));
+            byte[] b = PreviewLoras.frames(p, PreviewLoras.stack("styleB", 1.0));
+            byte[] a2 = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 0.8));
             assertThat(b).isNotEqualTo(a1);
             assertThat(a2).isEqualTo(a1);
-            assertThat(model.dit(stack("styleA", 0.8))).isSameAs(resident);
+            assertThat(model.dit(PreviewLoras.stack("styleA", 0.8))).isSameAs(resident);
             // the same stack merged straight from the base on another model: same bytes
-            assertSameFloat8(resident, other.dit(stack("styleA", 0.8)));
+            assertSameFloat8(resident, other.dit(PreviewLoras.stack("styleA", 0.8)));
         }
     }
 
@@ -141,7 +109,7 @@ class Fp8LoraSwitchTest {
             Linear ffn0 = resident.blockLinear("blocks.0.ffn.0.weight");
             assertThat(ffn0.scale().dim()).as("block-wise scale [out, in/8, 1]").isEqualTo(3);
             Tensor scaleBase = ffn0.scale().clone();
-            assertThat(model.dit(stack("styleA", 1.0, "styleB", 0.5))).isSameAs(resident);
+            assertThat(model.dit(PreviewLoras.stack("styleA", 1.0, "styleB", 0.5))).isSameAs(resident);
             assertThat(torch.equal(ffn0.scale(), scaleBase)).as("the LoRA changed the block scales").isFalse();
             assertThat(model.dit(List.of())).isSameAs(resident);
             assertSameFloat8(resident, fresh.dit(List.of()));

@@ -40,45 +40,13 @@ class LoraSwitchTest {
     static final Set<String> A_TARGETS = new LinkedHashSet<>(), B_TARGETS = new LinkedHashSet<>();
 
     @BeforeAll static void writeLoras() {
-        DitConfig cfg = PreviewModel.DIT;
-        List<String> a = new ArrayList<>(), b = new ArrayList<>(List.of("blocks.0.self_attn.q", "blocks.0.ffn.2"));
-        for (int i = 0; i < cfg.numLayers(); i++) a.addAll(List.of("blocks." + i + ".self_attn.q", "blocks." + i + ".cross_attn.o", "blocks." + i + ".ffn.0"));
-        write("styleA", a, 11);
-        write("styleB", b, 22);
-        a.forEach(p -> A_TARGETS.add(p + ".weight"));
-        b.forEach(p -> B_TARGETS.add(p + ".weight"));
+        PreviewLoras.Targets t = PreviewLoras.write(loraDir);
+        t.a().forEach(p -> A_TARGETS.add(p + ".weight"));
+        t.b().forEach(p -> B_TARGETS.add(p + ".weight"));
     }
 
-    private static void write(String name, List<String> paths, long seed) {
-        DitConfig cfg = PreviewModel.DIT;
-        long rank = 4;
-        try (PointerScope scope = new PointerScope()) {
-            GeneratorOptional gen = new GeneratorOptional(torch.make_generator_cpu(seed));
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (String path : paths) {
-                long in = path.endsWith("ffn.2") ? cfg.ffnDim() : cfg.dim();
-                long out = path.endsWith("ffn.0") ? cfg.ffnDim() : cfg.dim();
-                String n = LoraNetwork.loraName(path);   // musubi: lora_unet_blocks_0_self_attn_q
-                tensors.put(n + ".lora_down.weight", torch.randn(new long[]{rank, in}, gen, new TensorOptions(ScalarType.Float)).mul(torch.scalar_tensor(new org.bytedeco.pytorch.Scalar(0.3))));
-                tensors.put(n + ".lora_up.weight", torch.randn(new long[]{out, rank}, gen, new TensorOptions(ScalarType.Float)).mul(torch.scalar_tensor(new org.bytedeco.pytorch.Scalar(0.3))));
-                tensors.put(n + ".alpha", torch.scalar_tensor(new org.bytedeco.pytorch.Scalar((double) rank)));
-            }
-            SafetensorsWriter.write(loraDir.resolve(name + ".safetensors"), tensors);
-        }
-    }
 
-    static List<GenerateRequest.LoraRef> stack(Object... nameStrength) {
-        List<GenerateRequest.LoraRef> refs = new ArrayList<>();
-        for (int i = 0; i < nameStrength.length; i += 2)
-            refs.add(new GenerateRequest.LoraRef((String) nameStrength[i], ((Number) nameStrength[i + 1]).doubleValue()));
-        return refs;
-    }
 
-    static byte[] frames(WanPipeline p, List<GenerateRequest.LoraRef> loras) {
-        GenerateRequest req = new GenerateRequest("Studio Ghibli style. a lighthouse at dusk", null, 32, 32, 5, 16, 3, 5.0, 5L,
-                new Guidance.None(), loras);
-        return p.generate(req, GenerationListener.NONE, () -> false).rgb();
-    }
 
     private static void assertSameWeights(WanDit a, WanDit b, Set<String> keys) {
         for (String k : keys) {
@@ -92,10 +60,10 @@ class LoraSwitchTest {
         try (WanModel model = WanModel.preview(loraDir, CPU); WanPipeline p = new WanPipeline(model);
              WanModel fresh = WanModel.preview(loraDir, CPU); WanPipeline freshP = new WanPipeline(fresh)) {
             WanDit resident = model.dit(List.of());
-            byte[] withA = frames(p, stack("styleA", 1.0));
-            assertThat(model.dit(stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
-            byte[] none = frames(p, List.of());
-            byte[] freshNone = frames(freshP, List.of());
+            byte[] withA = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 1.0));
+            assertThat(model.dit(PreviewLoras.stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
+            byte[] none = PreviewLoras.frames(p, List.of());
+            byte[] freshNone = PreviewLoras.frames(freshP, List.of());
             assertThat(withA).as("the LoRA changes the frames").isNotEqualTo(freshNone);
             assertThat(none).isEqualTo(freshNone);
             Set<String> keys = new LinkedHashSet<>(A_TARGETS);
@@ -107,16 +75,16 @@ class LoraSwitchTest {
     @Test
     void aThenBThenAGivesTheFramesOfAAndMatchesAFreshLoad() {
         try (WanModel model = WanModel.preview(loraDir, CPU); WanPipeline p = new WanPipeline(model)) {
-            byte[] a1 = frames(p, stack("styleA", 0.8));
-            byte[] b = frames(p, stack("styleB", 1.0));
-            byte[] a2 = frames(p, stack("styleA", 0.8));
+            byte[] a1 = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 0.8));
+            byte[] b = PreviewLoras.frames(p, PreviewLoras.stack("styleB", 1.0));
+            byte[] a2 = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 0.8));
             assertThat(b).isNotEqualTo(a1);
             assertThat(a2).isEqualTo(a1);
             // A+B in place equals a DiT rebuilt from the base with A+B merged (the old rebuild path)
-            List<GenerateRequest.LoraRef> ab = stack("styleA", 0.5, "styleB", -1.5);
+            List<GenerateRequest.LoraRef> ab = PreviewLoras.stack("styleA", 0.5, "styleB", -1.5);
             WanDit inPlace = model.dit(ab);
             try (WanModel fresh = WanModel.preview(loraDir, CPU)) {
-                fresh.dit(stack("styleB", 1.0));   // something resident first, then switch: union of targets
+                fresh.dit(PreviewLoras.stack("styleB", 1.0));   // something resident first, then switch: union of targets
                 Set<String> keys = new LinkedHashSet<>(A_TARGETS);
                 keys.addAll(B_TARGETS);
                 assertSameWeights(inPlace, fresh.dit(ab), keys);
@@ -126,16 +94,16 @@ class LoraSwitchTest {
 
     @Test
     void twentyJobsWithChangingStacksKeepNativeMemoryFlat() {
-        List<List<GenerateRequest.LoraRef>> cycle = List.of(List.of(), stack("styleA", 1.0), stack("styleB", 0.7),
-                stack("styleA", 0.5, "styleB", 1.2), stack("styleA", 1.5), stack("styleB", -0.4, "styleA", 0.3), List.of(),
-                stack("styleA", 1.0, "styleB", 1.0));
+        List<List<GenerateRequest.LoraRef>> cycle = List.of(List.of(), PreviewLoras.stack("styleA", 1.0), PreviewLoras.stack("styleB", 0.7),
+                PreviewLoras.stack("styleA", 0.5, "styleB", 1.2), PreviewLoras.stack("styleA", 1.5), PreviewLoras.stack("styleB", -0.4, "styleA", 0.3), List.of(),
+                PreviewLoras.stack("styleA", 1.0, "styleB", 1.0));
         try (WanModel model = WanModel.preview(loraDir, CPU); WanPipeline p = new WanPipeline(model)) {
             List<List<GenerateRequest.LoraRef>> jobs = new ArrayList<>();
             for (int i = 0; i < 20; i++) jobs.add(cycle.get(i % cycle.size()));
             jobs.set(19, jobs.get(3));   // job 20 runs job 4's stack
             long pointersAfter4 = -1, rssAfter4 = -1;
             for (int i = 0; i < 20; i++) {
-                frames(p, jobs.get(i));
+                PreviewLoras.frames(p, jobs.get(i));
                 if (i == 3) {
                     pointersAfter4 = Pointer.totalCount();
                     rssAfter4 = Pointer.physicalBytes();
