@@ -3,6 +3,7 @@ package dev.kaze.api;
 import dev.kaze.jobs.Job;
 import dev.kaze.jobs.JobEvent;
 import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobKind;
 import dev.kaze.jobs.JobPage;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStatus;
@@ -240,7 +241,7 @@ public class VideoController {
     @GetMapping("/{id}")
     public Mono<ObjectNode> get(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
-        return blocking(() -> view(queue.get(caller.owner(), checkId(id))));
+        return blocking(() -> view(queue.get(caller.owner(), checkId(id), JobKind.VIDEO)));
     }
 
     /** A query parameter given at most once (absent: null; {@code ?name} without a value: ""). */
@@ -302,14 +303,18 @@ public class VideoController {
     @PostMapping("/{id}/cancel")
     public Mono<ObjectNode> cancel(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
-        return blocking(() -> view(queue.cancel(caller.owner(), checkId(id))));
+        return blocking(() -> {
+            queue.get(caller.owner(), checkId(id), JobKind.VIDEO);
+            return view(queue.cancel(caller.owner(), id));
+        });
     }
 
     @DeleteMapping("/{id}")
     public Mono<ObjectNode> delete(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
         return blocking(() -> {
-            queue.delete(caller.owner(), checkId(id));
+            queue.get(caller.owner(), checkId(id), JobKind.VIDEO);
+            queue.delete(caller.owner(), id);
             return JSON.createObjectNode().put("id", id).put("object", "video.deleted").put("deleted", true);
         });
     }
@@ -328,7 +333,7 @@ public class VideoController {
         }
         String v = variant;
         return blocking(() -> {
-            Job job = queue.get(caller.owner(), checkId(id));
+            Job job = queue.get(caller.owner(), checkId(id), JobKind.VIDEO);
             if (job.status() != JobStatus.COMPLETED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-ready", "video " + id + " is " + VideoObject.status(job.status())
                         + "; its content is available once it is completed");
@@ -376,7 +381,7 @@ public class VideoController {
                                              @RequestParam(required = false) String after) {
         Caller caller = Caller.of(exchange);
         long from = lastEventId != null ? EventFrames.after(lastEventId, "Last-Event-ID") : EventFrames.after(after, "after");
-        return blocking(() -> queue.get(caller.owner(), checkId(id)))
+        return blocking(() -> queue.get(caller.owner(), checkId(id), JobKind.VIDEO))
                 .flatMapMany(job -> events.stream(job.id(), from))
                 .map(e -> ServerSentEvent.builder(EventFrames.json(e)).id(Long.toString(e.seq())).event(e.type()).build());
     }

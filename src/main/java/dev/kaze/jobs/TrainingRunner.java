@@ -1,0 +1,218 @@
+package dev.kaze.jobs;
+
+import dev.kaze.pipeline.WanPipeline;
+import dev.kaze.training.DatasetConfig;
+import dev.kaze.training.DatasetItems;
+import dev.kaze.training.LoraTrainer;
+import dev.kaze.training.TrainingArgs;
+import dev.kaze.training.TrainingArgsJson;
+import dev.kaze.training.TrainingItem;
+import dev.kaze.training.TrainingListener;
+import dev.kaze.training.TrainingSample;
+import dev.kaze.training.TrainingSpec;
+import dev.kaze.training.TrainingState;
+import org.bytedeco.javacpp.PointerScope;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * Runs one training job on the device worker's thread: checks the dataset again, encodes it (VAE
+ * latents and umT5 outputs), trains the LoRA with {@link LoraTrainer}, and reports every step,
+ * checkpoint and sample as job events. A run stopped by a cancel saves its state and can be resumed
+ * by a new job; a run cut off by a shutdown or crash continues from its newest saved state when the
+ * job is claimed again. The finished LoRA is added to the LoRA catalog under the spec's name.
+ */
+public final class TrainingRunner {
+    private static final Logger log = LoggerFactory.getLogger(TrainingRunner.class);
+    /** Progress (percent) reached once the dataset is encoded; training fills the rest. */
+    private static final int PREPARED = 10;
+
+    private final JobQueue queue;
+    private final BooleanSupplier running;
+
+    public TrainingRunner(JobQueue queue, BooleanSupplier running) {
+        this.queue = queue;
+        this.running = running;
+    }
+
+    /** The directory a training job writes its LoRAs, states, samples and logs to. */
+    public static Path outputDir(Path jobDir) { return jobDir.resolve("output"); }
+
+    /** Outcome of {@link #run}: finished, cancelled (state saved), or interrupted by a shutdown. */
+    public enum Outcome { COMPLETED, CANCELLED, INTERRUPTED }
+
+    public Outcome run(WanPipeline pipeline, Job job) {
+        String id = job.id();
+        JobStore store = queue.store();
+        TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
+        Path out = outputDir(queue.jobDir(id));
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
+        }
+        BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
+        progress(store, id, "prepare", 1, 0, 0, null);
+        try (PointerScope scope = new PointerScope()) {
+            DatasetConfig config = spec.config();
+            List<TrainingSample> samples = prepare(pipeline, config, store, id, stop);
+            if (stop.getAsBoolean()) return stopped(store, id);
+            TrainingArgs args = TrainingArgsJson.parse(spec.args(), samples.size());
+            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples);
+            Path state = resumeState(spec, out, args);
+            Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
+            if (state != null) {
+                store.appendEvent(id, "resumed", RequestJson.JSON.createObjectNode().put("state", state.getFileName().toString())
+                        .put("from_step", TrainingState.read(state).globalStep()).toString());
+                log.info("training {} resumes from {}", id, state);
+            }
+            LoraTrainer.Result result = state != null ? trainer.resume(state, out, listener) : trainer.train(out, listener);
+            if (result.stopped()) return stopped(store, id);
+            register(store, id, spec.loraName(), result.lora());
+            ObjectNode resolved = (ObjectNode) RequestJson.JSON.readTree(job.resolvedJson());
+            ObjectNode r = resolved.putObject("result");
+            r.put("steps", result.steps());
+            r.put("loss", result.loss());
+            r.put("avg_loss", result.avgLoss());
+            r.put("lora_file", out.relativize(result.lora()).toString());
+            r.put("lora_name", spec.loraName());
+            store.updateProgress(id, 100, "train", result.steps(), args.maxTrainSteps());
+            store.complete(id, resolved.toString());
+            return Outcome.COMPLETED;
+        }
+    }
+
+    private Outcome stopped(JobStore store, String id) {
+        if (!running.getAsBoolean()) return Outcome.INTERRUPTED;   // requeued at the next start, resumes from its state
+        store.cancel(id);
+        return Outcome.CANCELLED;
+    }
+
+    /**
+     * Encodes every item of the dataset (latent + text) into a sample, reporting progress as it goes.
+     * The dataset was checked when the job was submitted; it is checked again here because its files
+     * may have changed while the job waited.
+     */
+    private List<TrainingSample> prepare(WanPipeline pipeline, DatasetConfig config, JobStore store, String id, BooleanSupplier stop) {
+        List<TrainingItem> items = new ArrayList<>();
+        for (DatasetItems d : DatasetItems.buildAll(config, false))
+            for (int r = 0; r < d.dataset().params().numRepeats(); r++) items.addAll(d.items());
+        List<TrainingSample> samples = new ArrayList<>();
+        java.util.Map<String, TrainingSample> encoded = new java.util.HashMap<>();
+        for (int i = 0; i < items.size() && !stop.getAsBoolean(); i++) {
+            TrainingItem item = items.get(i);
+            String key = item.media() + "#" + item.start() + "#" + item.frames();
+            samples.add(encoded.computeIfAbsent(key, k -> TrainingSample.encode(pipeline, DatasetItems.pixels(item), item.caption())));
+            int pct = 1 + (PREPARED - 1) * (i + 1) / items.size();
+            progress(store, id, "prepare", pct, i + 1, items.size(), null);
+        }
+        return samples;
+    }
+
+    /**
+     * The state to continue from: this job's newest saved state (it was cut off by a restart), else the
+     * final state of the job it resumes. Null for a fresh run.
+     */
+    private Path resumeState(TrainingSpec spec, Path out, TrainingArgs args) {
+        Optional<Path> own = newestState(out);
+        if (own.isPresent()) return own.get();
+        if (spec.resumeFrom() == null) return null;
+        Path from = outputDir(queue.jobDir(spec.resumeFrom()));
+        return newestState(from).orElseThrow(() -> new IllegalStateException("training " + spec.resumeFrom()
+                + " saved no state to resume from; start a new training instead"));
+    }
+
+    /** The saved state with the highest step under dir (states that cannot be read, e.g. cut off mid-write, are skipped). */
+    static Optional<Path> newestState(Path dir) {
+        if (!Files.isDirectory(dir)) return Optional.empty();
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().endsWith("-state"))
+                    .flatMap(p -> {
+                        try {
+                            return Stream.of(java.util.Map.entry(p, TrainingState.read(p).globalStep()));
+                        } catch (RuntimeException e) {
+                            log.warn("skipping unreadable training state {}: {}", p, e.getMessage());
+                            return Stream.empty();
+                        }
+                    })
+                    .max(Comparator.comparingInt(java.util.Map.Entry::getValue)).map(java.util.Map.Entry::getKey);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Adds the LoRA to the catalog; a name taken meanwhile is reported as an event, the file stays downloadable. */
+    private void register(JobStore store, String id, String name, Path lora) {
+        boolean added = queue.model().loras().add(lora, name, false);
+        ObjectNode data = RequestJson.JSON.createObjectNode().put("lora_name", name).put("registered", added);
+        if (!added) data.put("reason", "a LoRA named '" + name + "' already exists; the file is kept in this training's files");
+        store.appendEvent(id, "lora", data.toString());
+    }
+
+    private static void progress(JobStore store, String id, String stage, int pct, int step, int total, ObjectNode extra) {
+        store.updateProgress(id, pct, stage, step, total);
+        ObjectNode data = extra != null ? extra : RequestJson.JSON.createObjectNode();
+        data.put("stage", stage).put("progress", pct).put("step", step).put("total_steps", total);
+        store.appendEvent(id, "progress", data.toString());
+    }
+
+    /** Turns the trainer's callbacks into job progress and events. */
+    private final class Listener implements TrainingListener {
+        private final JobStore store;
+        private final String id;
+        private final TrainingSpec spec;
+        private final String outputName;
+        private final Path out;
+        private final BooleanSupplier stop;
+        private final long started = System.nanoTime();
+        private int firstStep = -1;
+
+        Listener(JobStore store, String id, TrainingSpec spec, String outputName, Path out, BooleanSupplier stop) {
+            this.store = store;
+            this.id = id;
+            this.spec = spec;
+            this.outputName = outputName;
+            this.out = out;
+            this.stop = stop;
+        }
+
+        @Override public void onStep(int step, int maxSteps, int epoch, double loss, double avgLoss, double lr) {
+            if (firstStep < 0) firstStep = step - 1;
+            double elapsed = (System.nanoTime() - started) / 1e9;
+            int done = step - firstStep;
+            long eta = Math.round(elapsed / done * (maxSteps - step));
+            int pct = PREPARED + (int) ((100L - PREPARED - 1) * step / maxSteps);
+            ObjectNode data = RequestJson.JSON.createObjectNode().put("epoch", epoch).put("loss", loss).put("avg_loss", avgLoss)
+                    .put("learning_rate", lr).put("eta_seconds", eta);
+            progress(store, id, "train", pct, step, maxSteps, data);
+        }
+
+        @Override public void onSaved(Path path, boolean state) {
+            String rel = out.relativize(path).toString();
+            ObjectNode data = RequestJson.JSON.createObjectNode().put("kind", state ? "state" : "lora").put("file", rel);
+            if (!state) {
+                data.put("url", "/v1/trainings/" + id + "/files/" + rel);
+                if (spec.registerCheckpoints() && !path.getFileName().toString().equals(outputName + ".safetensors")) {
+                    String stem = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                    String name = spec.loraName() + stem.substring(stem.lastIndexOf('-'));
+                    boolean added = queue.model().loras().add(path, name, true);
+                    if (added) data.put("lora_name", name);
+                }
+            }
+            store.appendEvent(id, "checkpoint", data.toString());
+        }
+
+        @Override public boolean stopRequested() { return stop.getAsBoolean(); }
+    }
+}
