@@ -43,6 +43,7 @@ import static org.assertj.core.api.Assertions.assertThat;
         "kaze.training.datasets-root=" + TrainingApiEndToEndTest.DATA + "/datasets",
         "kaze.training.archive-max-bytes=4MB",
         "kaze.auth.anonymous=false",
+        "kaze.webhooks.secret=" + VideoApiEndToEndTest.SECRET,
         "kaze.auth.keys[0].id=alice", "kaze.auth.keys[0].key=alice-key",
         "kaze.auth.keys[1].id=bob", "kaze.auth.keys[1].key=bob-key",
 })
@@ -164,8 +165,31 @@ class TrainingApiEndToEndTest {
 
     @Test
     void uploadedDatasetTrainsRegistersItsLoraAndTheLoraChangesAVideo() throws Exception {
+        var hooks = new java.util.concurrent.LinkedBlockingQueue<JsonNode>();
+        var server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/hook", exchange -> {
+            String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            try {
+                dev.kaze.jobs.webhooks.WebhookSignature.verify(VideoApiEndToEndTest.SECRET, exchange.getRequestHeaders(), body, Duration.ofMinutes(5));
+                hooks.add(ApiClient.JSON.readTree(body));
+                exchange.sendResponseHeaders(204, -1);
+            } catch (dev.kaze.jobs.webhooks.WebhookVerificationException e) {
+                exchange.sendResponseHeaders(401, -1);
+            }
+            exchange.close();
+        });
+        server.start();
+        try {
+            trainFromUpload(hooks, "http://127.0.0.1:" + server.getAddress().getPort() + "/hook");
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    void trainFromUpload(java.util.concurrent.BlockingQueue<JsonNode> hooks, String hookUrl) throws Exception {
         byte[] zip = zip(ROOT.resolve("moving"), Map.of());
-        HttpResponse<String> created = upload(zip, Map.of("args", args(24, 12, "upload"), "lora_name", "e2e-style"));
+        HttpResponse<String> created = upload(zip, Map.of("args", args(24, 12, "upload"), "lora_name", "e2e-style",
+                "webhook", "{\"url\":\"" + hookUrl + "\",\"events\":[\"checkpoint\",\"completed\"]}", "metadata", "{\"run\":1}"));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
         JsonNode job = ApiClient.json(created);
         String id = job.get("id").asString();
@@ -198,6 +222,21 @@ class TrainingApiEndToEndTest {
         assertThat(last).as("loss falls: first six steps %s, last six %s", first, last).isLessThan(first);
         assertThat(checkpoints).contains("upload-step00000012.safetensors", "upload.safetensors");
         assertThat(registered).isTrue();
+
+        // the same log over webhooks: the chosen event types only, signed
+        List<String> hookTypes = new ArrayList<>();
+        for (JsonNode h; (h = hooks.poll(hookTypes.size() < 3 ? 30 : 1, java.util.concurrent.TimeUnit.SECONDS)) != null; ) {
+            hookTypes.add(h.get("type").asString());
+            assertThat(h.at("/data/object").asString()).isEqualTo("training");
+            assertThat(h.at("/data/metadata/run").asInt()).isEqualTo(1);
+            if (h.get("type").asString().equals("training.completed")) assertThat(h.at("/data/files_url").asString()).endsWith(id + "/files");
+        }
+        assertThat(hookTypes).containsExactlyInAnyOrder("training.checkpoint", "training.checkpoint", "training.checkpoint",
+                "training.checkpoint", "training.completed");
+
+        // and over SSE
+        HttpResponse<String> sse = alice().send(alice().request("/v1/trainings/" + id + "/events").header("Accept", "text/event-stream").GET().build());
+        assertThat(sse.body()).contains("event:checkpoint", "event:completed", "\"training_id\":\"" + id + "\"");
 
         // the files: the LoRA in musubi's format, downloadable
         JsonNode files = ApiClient.json(alice().get("/v1/trainings/" + id + "/files"));
