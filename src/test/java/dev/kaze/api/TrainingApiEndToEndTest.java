@@ -1,16 +1,13 @@
 package dev.kaze.api;
 
 import dev.kaze.tensor.SafetensorsFile;
-import dev.kaze.video.Mp4Encoder;
-import dev.kaze.video.RgbFrames;
+import dev.kaze.training.TestDatasets;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import tools.jackson.databind.JsonNode;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.http.HttpRequest;
@@ -50,23 +47,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TrainingApiEndToEndTest {
     static final String DATA = "target/test-data/training-api";
     static final Path ROOT = Path.of(DATA, "datasets");
-    static final String TOML = """
-            [general]
-            resolution = [32, 32]
-            caption_extension = ".txt"
-            batch_size = 1
-            enable_bucket = false
-
-            [[datasets]]
-            image_directory = "images"
-            cache_directory = "cache/images"
-
-            [[datasets]]
-            video_directory = "videos"
-            cache_directory = "cache/videos"
-            target_frames = [9]
-            frame_extraction = "head"
-            """;
+    static final String TOML = TestDatasets.TOML;
 
     @LocalServerPort int port;
 
@@ -79,38 +60,7 @@ class TrainingApiEndToEndTest {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
         }
         Files.createDirectories(ROOT);
-        dataset(ROOT.resolve("moving"), true);
-    }
-
-    /** Two 32×32 images and one 9-frame clip with captions, and dataset.toml when asked. */
-    static void dataset(Path dir, boolean withToml) throws IOException {
-        Path images = Files.createDirectories(dir.resolve("images")), videos = Files.createDirectories(dir.resolve("videos"));
-        image(images.resolve("square.png"), 0);
-        image(images.resolve("stripes.png"), 1);
-        Files.writeString(images.resolve("square.txt"), "a yellow square on a dark field");
-        Files.writeString(images.resolve("stripes.txt"), "green and blue stripes");
-        byte[] rgb = new byte[9 * 32 * 32 * 3];
-        for (int f = 0; f < 9; f++)
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++) {
-                    int i = ((f * 32 + y) * 32 + x) * 3;
-                    boolean in = x >= 2 + 2 * f && x < 14 + 2 * f && y >= 10 && y < 22;
-                    rgb[i] = (byte) (in ? 240 : 20);
-                    rgb[i + 1] = (byte) (in ? 200 : 30);
-                    rgb[i + 2] = 40;
-                }
-        new Mp4Encoder().write(new RgbFrames(9, 32, 32, 16, rgb), videos.resolve("slide.mp4"));
-        Files.writeString(videos.resolve("slide.txt"), "a square slides to the right");
-        if (withToml) Files.writeString(dir.resolve("dataset.toml"), TOML);
-    }
-
-    static void image(Path file, int kind) throws IOException {
-        BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < 32; y++)
-            for (int x = 0; x < 32; x++)
-                img.setRGB(x, y, kind == 0 ? (x > 8 && x < 24 && y > 8 && y < 24 ? 0xf0d020 : 0x101820)
-                        : (((y / 4) % 2 == 0) ? 0x20d060 : 0x2040c0));
-        ImageIO.write(img, "png", file.toFile());
+        TestDatasets.write(ROOT.resolve("moving"), true);
     }
 
     /** A zip of every file under dir, plus extra raw entries (name → bytes). */
@@ -349,7 +299,7 @@ class TrainingApiEndToEndTest {
         assertThat(bad).containsKeys("args.learning_rate", "args.network_dimm");
         // unreadable media
         Path broken = ROOT.resolve("broken");
-        dataset(broken, true);
+        TestDatasets.write(broken, true);
         Files.write(broken.resolve("images/square.png"), new byte[]{1, 2, 3, 4});
         assertThat(errors(alice().post("/v1/trainings", "{\"dataset\":\"broken\",\"args\":" + args(2, 0, "x") + "}")).get("dataset"))
                 .contains("square.png");
