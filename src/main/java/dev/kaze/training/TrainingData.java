@@ -1,5 +1,9 @@
 package dev.kaze.training;
 
+import dev.kaze.pipeline.WanPipeline;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
@@ -14,6 +18,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.stream.Stream;
 
 /**
@@ -89,6 +94,89 @@ public final class TrainingData {
         }
         if (!problems.isEmpty()) throw new DatasetCheckException(config.source(), problems);
         return new Checked(config, all, warnings);
+    }
+
+    /** Progress of {@link #prepare}. */
+    public interface CacheListener {
+        /**
+         * After each item's caches are ready: done counts from 1 to total (items, without num_repeats);
+         * latentReused / textReused say whether the cache file was reused (true) or encoded now (false).
+         */
+        void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused);
+
+        /** Asked before each item; true stops {@link #prepare} with a {@link CancellationException}. */
+        default boolean stopRequested() {
+            return false;
+        }
+
+        CacheListener NONE = (done, total, item, latentReused, textReused) -> {
+        };
+    }
+
+    /** {@link #check(DatasetConfig)}, then {@link #prepare(WanPipeline, Checked, CacheListener)}. */
+    public static List<TrainingSample> prepare(WanPipeline pipeline, DatasetConfig config, CacheListener listener) {
+        return prepare(pipeline, check(config), listener);
+    }
+
+    /**
+     * The training samples of checked datasets: for each item, its latent and text caches (see {@link TrainingCache})
+     * in the dataset's cache_directory are reused when still valid, otherwise encoded with the pipeline's VAE and text
+     * encoder and written. The samples are read back from the cache files (bf16 values as float32, on the CPU, in the
+     * caller's pointer scope), so a run trains on the same values whether its caches were reused or not. Samples are in
+     * dataset and item order, each listed num_repeats times (musubi-tuner's epoch); windows of one video share one
+     * context tensor. Cache files that no item uses are left alone.
+     */
+    public static List<TrainingSample> prepare(WanPipeline pipeline, Checked checked, CacheListener listener) {
+        String modelId = pipeline.model().id();
+        int textDim = pipeline.model().textEncoder().config().dim();
+        int total = checked.itemCount();
+        int done = 0;
+        List<TrainingSample> samples = new ArrayList<>();
+        for (DatasetItems d : checked.datasets()) {
+            Path cacheDir = d.dataset().cacheDirectory();
+            Map<Path, String> hashes = new HashMap<>();
+            Map<Path, Tensor> contexts = new HashMap<>();
+            Map<Path, Boolean> textReused = new HashMap<>();
+            for (TrainingItem item : d.items()) {
+                if (listener.stopRequested()) throw new CancellationException("stopped while preparing the caches");
+                Path latentFile = cacheDir.resolve(item.latentCacheName());
+                Path textFile = cacheDir.resolve(item.textCacheName());
+                String sha = hashes.computeIfAbsent(item.media(), TrainingCache::sha256);
+                Map<String, String> latentMeta = TrainingCache.latentMetadata(item, sha, size(item.media()), modelId);
+                boolean latentReused = TrainingCache.latentStale(latentFile, item, latentMeta) == null;
+                if (!latentReused) {
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor latent = TrainingSample.encodeLatent(pipeline, DatasetItems.pixels(item)); // latent: [16, F, h, w]
+                        TrainingCache.writeLatent(latentFile, item, latent, latentMeta);
+                    }
+                }
+                if (!contexts.containsKey(item.media())) {
+                    Map<String, String> textMeta = TrainingCache.textMetadata(item.caption(), modelId);
+                    boolean reused = TrainingCache.textStale(textFile, item.caption(), textDim, textMeta) == null;
+                    if (!reused) {
+                        try (PointerScope scope = new PointerScope()) {
+                            Tensor context = pipeline.encode(item.caption());                       // context: [L, text_dim]
+                            TrainingCache.writeText(textFile, context, textMeta);
+                        }
+                    }
+                    textReused.put(item.media(), reused);
+                    contexts.put(item.media(), TrainingCache.readFloat(textFile, TrainingCache.TEXT_KEY));
+                }
+                Tensor latent = TrainingCache.readFloat(latentFile, TrainingCache.latentKey(item));  // latent: [16, F, h, w]
+                TrainingSample sample = new TrainingSample(latent, contexts.get(item.media()));
+                for (int r = 0; r < d.dataset().params().numRepeats(); r++) samples.add(sample);
+                listener.onItem(++done, total, item, latentReused, textReused.get(item.media()));
+            }
+        }
+        return samples;
+    }
+
+    private static long size(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            throw new DatasetMediaException(file, "cannot read the file: " + e.getMessage(), e);
+        }
     }
 
     /** The config key that names where the dataset's media come from. */
