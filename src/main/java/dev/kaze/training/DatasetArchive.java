@@ -20,6 +20,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -258,8 +259,11 @@ public final class DatasetArchive {
         byte[] h = new byte[512];
         String longName = null;
         Long paxSize = null;
-        int entries = 0;
+        int entries = 0, headers = 0;
         while (true) {
+            if (++headers > 2L * sink.limits.maxEntries() + 2)
+                throw new DatasetArchiveException(null, sink.archive + ": more than " + sink.limits.maxEntries()
+                        + " entries (counting tar header records), the limit; split the dataset or pack fewer files");
             if (in.readNBytes(h, 0, 512) != 512) throw new DatasetArchiveException(null, sink.archive + ": damaged tar archive (ends early)");
             if (allZero(h)) return;
             if (!new String(h, 257, 5, StandardCharsets.ISO_8859_1).equals("ustar") || !checksumOk(h))
@@ -319,8 +323,8 @@ public final class DatasetArchive {
     }
 
     private static String ustarName(byte[] h) {
-        String name = cString(java.util.Arrays.copyOfRange(h, 0, 100));
-        String prefix = cString(java.util.Arrays.copyOfRange(h, 345, 500));
+        String name = cString(Arrays.copyOfRange(h, 0, 100));
+        String prefix = cString(Arrays.copyOfRange(h, 345, 500));
         return prefix.isEmpty() ? name : prefix + "/" + name;
     }
 

@@ -16,9 +16,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Predicate;
 
 import static dev.kaze.tensor.Ops.s;
 
@@ -111,8 +113,7 @@ public final class TrainingCache {
      * doc for the rules).
      */
     static String latentStale(Path file, TrainingItem item, Map<String, String> expected) {
-        return stale(file, latentKey(item), expected, shape -> java.util.Arrays.equals(shape, latentShape(item)),
-                Map.of());
+        return stale(file, latentKey(item), expected, shape -> Arrays.equals(shape, latentShape(item)), Map.of());
     }
 
     /** Why the text cache file cannot be reused, or null when it can; text_dim is the text encoder's width. */
@@ -122,7 +123,7 @@ public final class TrainingCache {
     }
 
     private static String stale(Path file, String key, Map<String, String> expected,
-                                java.util.function.Predicate<long[]> shapeOk, Map<String, String> musubiChecks) {
+                                Predicate<long[]> shapeOk, Map<String, String> musubiChecks) {
         if (!Files.isRegularFile(file)) return "no cache file";
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             SafetensorsFile.Entry e = f.entries().get(key);
@@ -149,9 +150,9 @@ public final class TrainingCache {
 
     /** Writes a latent [16, F, h, w] (any float dtype, any device) as bf16 with NaNs replaced by 0, as musubi does. */
     static void writeLatent(Path file, TrainingItem item, Tensor latent, Map<String, String> metadata) {
-        if (!java.util.Arrays.equals(latent.sizes().vec().get(), latentShape(item)))
-            throw new IllegalStateException("the VAE gave a latent of shape " + java.util.Arrays.toString(latent.sizes().vec().get())
-                    + " for " + item.media() + ", expected " + java.util.Arrays.toString(latentShape(item)));
+        if (!Arrays.equals(latent.sizes().vec().get(), latentShape(item)))
+            throw new IllegalStateException("the VAE gave a latent of shape " + Arrays.toString(latent.sizes().vec().get())
+                    + " for " + item.media() + ", expected " + Arrays.toString(latentShape(item)));
         Tensor clean = latent.masked_fill(latent.isnan(), s(0)).to(ScalarType.BFloat16).contiguous();
         SafetensorsWriter.write(file, Map.of(latentKey(item), clean), metadata);
     }
