@@ -12,6 +12,10 @@ import dev.kaze.jobs.TrainingRunner;
 import dev.kaze.jobs.webhooks.WebhookTarget;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.training.DatasetArchive;
+import dev.kaze.training.DatasetArchiveException;
+import dev.kaze.training.DatasetCheckException;
+import dev.kaze.training.DatasetPaths;
+import dev.kaze.training.TrainingData;
 import dev.kaze.training.DatasetConfig;
 import dev.kaze.training.DatasetConfigException;
 import dev.kaze.training.DatasetItems;
@@ -187,8 +191,12 @@ public class TrainingController {
                     if (!errors.isEmpty()) throw new ValidationException(errors);
                     try {
                         DatasetArchive.extract(zip, dir, limits());
-                    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
-                        throw ValidationException.of("dataset", ProblemWriter.clean(e.getMessage()));
+                    } catch (DatasetArchiveException e) {
+                        // the archive's own names only, never the server's paths
+                        String why = ProblemWriter.clean(String.valueOf(e.getMessage()).replace(zip.toString(), "the archive")
+                                .replace(zip.toAbsolutePath().toString(), "the archive").replace(dir.toAbsolutePath().toString(), "")
+                                .replace(dir.toString(), ""));
+                        throw ValidationException.of("dataset", "cannot be unpacked: " + why);
                     }
                     JsonNode config = null;
                     String configName = null;
@@ -221,7 +229,8 @@ public class TrainingController {
 
     private DatasetArchive.Limits limits() {
         KazeProperties.Training t = props.training();
-        return new DatasetArchive.Limits(t.archiveMaxEntries(), t.archiveMaxBytes().toBytes(), t.archiveMaxRatio());
+        long bytes = t.archiveMaxBytes().toBytes();
+        return new DatasetArchive.Limits(t.archiveMaxEntries(), bytes, bytes, t.archiveMaxRatio());
     }
 
     /** Checks everything (dataset, config, media, arguments, names) and queues the training (blocking). */
@@ -305,22 +314,26 @@ public class TrainingController {
         return ResponseEntity.status(HttpStatus.ACCEPTED).header(HttpHeaders.LOCATION, PATH + "/" + job.id()).body(view(job));
     }
 
-    /** Validates the dataset for the spec; returns the number of samples per epoch; 400 naming the key or file otherwise. */
+    /**
+     * Validates the dataset for the spec (config, paths inside the root, every media file and caption);
+     * returns the number of samples per epoch (items times num_repeats); 400 naming each key or file otherwise.
+     */
     private static int checkDataset(TrainingSpec spec) {
-        DatasetConfig config;
         try {
-            config = spec.config();
+            DatasetConfig config = spec.config();
+            DatasetPaths.confine(config, spec.datasetRoot());
+            TrainingData.Checked checked = TrainingData.check(config);
+            int n = 0;
+            for (DatasetItems d : checked.datasets()) n += d.items().size() * d.dataset().params().numRepeats();
+            return n;
         } catch (DatasetConfigException e) {
             throw ValidationException.of(configField(e), relative(e.getMessage(), spec.datasetDir()));
-        }
-        try {
-            int n = 0;
-            for (DatasetItems d : DatasetItems.buildAll(config, false)) n += d.items().size() * d.dataset().params().numRepeats();
-            return n;
+        } catch (DatasetCheckException e) {
+            throw new ValidationException(e.problems().stream().map(p -> new FieldError(
+                    p.file() == null && p.key() != null ? "dataset_config." + p.pointer() : "dataset",
+                    relative(p.describe(), spec.datasetDir()))).toList());
         } catch (DatasetMediaException e) {
             throw ValidationException.of("dataset", relative(e.getMessage(), spec.datasetDir()));
-        } catch (DatasetConfigException e) {
-            throw ValidationException.of(configField(e), relative(e.getMessage(), spec.datasetDir()));
         }
     }
 

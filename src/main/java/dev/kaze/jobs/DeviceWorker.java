@@ -167,7 +167,8 @@ public final class DeviceWorker implements AutoCloseable {
             }
         } catch (JobNotFoundException e) {
             throw e;
-        } catch (dev.kaze.training.DatasetConfigException | dev.kaze.training.DatasetMediaException e) {
+        } catch (dev.kaze.training.DatasetConfigException | dev.kaze.training.DatasetMediaException
+                 | dev.kaze.training.DatasetCheckException e) {
             log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
             queue.forget(id);
             queue.store().fail(id, problem("invalid-dataset", "The dataset cannot be used", e.getMessage(), 422));

@@ -2,7 +2,8 @@ package dev.kaze.jobs;
 
 import dev.kaze.pipeline.WanPipeline;
 import dev.kaze.training.DatasetConfig;
-import dev.kaze.training.DatasetItems;
+import dev.kaze.training.DatasetPaths;
+import dev.kaze.training.TrainingData;
 import dev.kaze.training.LoraTrainer;
 import dev.kaze.training.TrainingArgs;
 import dev.kaze.training.TrainingArgsJson;
@@ -66,8 +67,12 @@ public final class TrainingRunner {
         progress(store, id, "prepare", 1, 0, 0, null);
         try (PointerScope scope = new PointerScope()) {
             DatasetConfig config = spec.config();
-            List<TrainingSample> samples = prepare(pipeline, config, store, id, stop);
-            if (stop.getAsBoolean()) return stopped(store, id);
+            List<TrainingSample> samples;
+            try {
+                samples = prepare(pipeline, spec, config, store, id, stop);
+            } catch (java.util.concurrent.CancellationException e) {
+                return stopped(store, id);
+            }
             TrainingArgs args = TrainingArgsJson.parse(spec.args(), samples.size());
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples);
             Path state = resumeState(spec, out, args);
@@ -100,24 +105,26 @@ public final class TrainingRunner {
     }
 
     /**
-     * Encodes every item of the dataset (latent + text) into a sample, reporting progress as it goes.
-     * The dataset was checked when the job was submitted; it is checked again here because its files
-     * may have changed while the job waited.
+     * The samples of the dataset, from musubi-format caches (reused while they match, encoded otherwise),
+     * reporting progress per item. The dataset was checked when the job was submitted; it is checked
+     * again here because its files may have changed while the job waited.
      */
-    private List<TrainingSample> prepare(WanPipeline pipeline, DatasetConfig config, JobStore store, String id, BooleanSupplier stop) {
-        List<TrainingItem> items = new ArrayList<>();
-        for (DatasetItems d : DatasetItems.buildAll(config, false))
-            for (int r = 0; r < d.dataset().params().numRepeats(); r++) items.addAll(d.items());
-        List<TrainingSample> samples = new ArrayList<>();
-        java.util.Map<String, TrainingSample> encoded = new java.util.HashMap<>();
-        for (int i = 0; i < items.size() && !stop.getAsBoolean(); i++) {
-            TrainingItem item = items.get(i);
-            String key = item.media() + "#" + item.start() + "#" + item.frames();
-            samples.add(encoded.computeIfAbsent(key, k -> TrainingSample.encode(pipeline, DatasetItems.pixels(item), item.caption())));
-            int pct = 1 + (PREPARED - 1) * (i + 1) / items.size();
-            progress(store, id, "prepare", pct, i + 1, items.size(), null);
-        }
-        return samples;
+    private List<TrainingSample> prepare(WanPipeline pipeline, TrainingSpec spec, DatasetConfig config, JobStore store, String id,
+                                         BooleanSupplier stop) {
+        DatasetPaths.confine(config, spec.datasetRoot());
+        TrainingData.Checked checked = TrainingData.check(config);
+        if (!checked.warnings().isEmpty())
+            store.appendEvent(id, "dataset_warnings", RequestJson.JSON.createObjectNode()
+                    .set("warnings", RequestJson.JSON.valueToTree(checked.warnings())).toString());
+        return TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
+            @Override public void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused) {
+                int pct = 1 + (PREPARED - 1) * done / total;
+                progress(store, id, "prepare", pct, done, total, RequestJson.JSON.createObjectNode()
+                        .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded"));
+            }
+
+            @Override public boolean stopRequested() { return stop.getAsBoolean(); }
+        });
     }
 
     /**

@@ -303,6 +303,20 @@ class TrainingApiEndToEndTest {
         Files.write(broken.resolve("images/square.png"), new byte[]{1, 2, 3, 4});
         assertThat(errors(alice().post("/v1/trainings", "{\"dataset\":\"broken\",\"args\":" + args(2, 0, "x") + "}")).get("dataset"))
                 .contains("square.png");
+        // a missing caption names the media file and the caption expected
+        Path uncaptioned = ROOT.resolve("uncaptioned");
+        TestDatasets.write(uncaptioned, true);
+        Files.delete(uncaptioned.resolve("videos/slide.txt"));
+        assertThat(errors(alice().post("/v1/trainings", "{\"dataset\":\"uncaptioned\",\"args\":" + args(2, 0, "x") + "}")).get("dataset"))
+                .contains("slide.mp4", "slide.txt");
+        // a config pointing outside the dataset's root
+        Map<String, String> escape = errors(upload(zip(good, Map.of()), Map.of("args", args(2, 0, "x"),
+                "dataset_config", TOML.replace("image_directory = \"images\"", "image_directory = \"/etc\""))));
+        assertThat(escape.keySet()).anyMatch(k -> k.startsWith("dataset_config.datasets[0]") && k.endsWith("image_directory"));
+        // a bomb: 10 MB of zeros under the 4 MB unpack limit, and an absolute entry name
+        assertThat(errors(upload(zip(good, Map.of("zeros.bin", new byte[10 << 20])), Map.of("args", args(2, 0, "x"))))).containsKey("dataset");
+        assertThat(errors(upload(zip(good, Map.of("/abs.txt", "x".getBytes())), Map.of("args", args(2, 0, "x"))))).containsKey("dataset");
+        assertThat(Path.of("/abs.txt")).doesNotExist();
         // nothing was queued, and no upload is left behind
         assertThat(ApiClient.json(alice().get("/v1/trainings")).get("data").findValues("lora_name").stream().map(JsonNode::asString))
                 .doesNotContain("x");
