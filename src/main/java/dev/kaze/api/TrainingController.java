@@ -25,7 +25,6 @@ import dev.kaze.training.TrainingSpec;
 import org.springframework.core.ResolvableType;
 import org.springframework.core.io.FileSystemResource;
 import org.springframework.core.io.Resource;
-import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferLimitException;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpHeaders;
@@ -119,19 +118,7 @@ public class TrainingController {
         if (type == null || !(type.getSubtype().equals("json") || type.getSubtype().endsWith("+json")))
             return Mono.error(new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
                     "send application/json naming a dataset directory, or multipart/form-data with the dataset as a zip 'dataset' part"));
-        return DataBufferUtils.join(exchange.getRequest().getBody(), VideoController.MAX_BODY_BYTES)
-                .map(buffer -> {
-                    try {
-                        byte[] bytes = new byte[buffer.readableByteCount()];
-                        buffer.read(bytes);
-                        return bytes;
-                    } finally {
-                        DataBufferUtils.release(buffer);
-                    }
-                })
-                .onErrorMap(DataBufferLimitException.class, e -> BodyLimitFilter.tooLarge(VideoController.MAX_BODY_BYTES))
-                .defaultIfEmpty(new byte[0])
-                .map(VideoController::parseJson)
+        return VideoController.jsonBody(exchange, VideoController.MAX_BODY_BYTES)
                 .flatMap(body -> blocking(() -> {
                     if (!body.isObject()) throw ValidationException.of("body", "must be a JSON object");
                     List<FieldError> errors = new ArrayList<>();
@@ -373,14 +360,7 @@ public class TrainingController {
         n.set("args", resolved.path("args"));
         if (resolved.hasNonNull("resume_from")) n.put("resumed_from", resolved.get("resume_from").asString()); else n.putNull("resumed_from");
         if (resolved.has("result")) n.set("result", resolved.get("result")); else n.putNull("result");
-        if (job.errorJson() != null) {
-            JsonNode problem = JSON.readTree(job.errorJson());
-            ObjectNode error = n.putObject("error");
-            String type = problem.path("type").asString("");
-            error.put("code", type.substring(type.lastIndexOf('/') + 1));
-            error.put("message", problem.path("detail").asString(""));
-            error.set("problem", problem);
-        } else n.putNull("error");
+        VideoObject.putError(n, job);
         if (job.metadataJson() != null) n.set("metadata", JSON.readTree(job.metadataJson())); else n.putNull("metadata");
         ObjectNode links = n.putObject("links");
         String self = PATH + "/" + job.id();
@@ -421,12 +401,7 @@ public class TrainingController {
             } catch (IllegalArgumentException | java.time.DateTimeException | ArithmeticException e) {
                 throw ValidationException.of("after", "is neither the id of one of your trainings nor a cursor this server gave");
             }
-            ObjectNode out = JSON.createObjectNode().put("object", "list");
-            ArrayNode data = out.putArray("data");
-            page.jobs().forEach(j -> data.add(view(j)));
-            out.put("has_more", page.nextCursor() != null);
-            if (page.nextCursor() != null) out.put("next_cursor", page.nextCursor()); else out.putNull("next_cursor");
-            return out;
+            return VideoController.listPage(page, this::view);
         });
     }
 
@@ -535,18 +510,7 @@ public class TrainingController {
     @PostMapping("/{id}/loras")
     public Mono<ResponseEntity<ObjectNode>> register(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
-        return DataBufferUtils.join(exchange.getRequest().getBody(), 64 * 1024)
-                .map(buffer -> {
-                    try {
-                        byte[] bytes = new byte[buffer.readableByteCount()];
-                        buffer.read(bytes);
-                        return bytes;
-                    } finally {
-                        DataBufferUtils.release(buffer);
-                    }
-                })
-                .defaultIfEmpty(new byte[0])
-                .map(VideoController::parseJson)
+        return VideoController.jsonBody(exchange, 64 * 1024)
                 .flatMap(body -> blocking(() -> {
                     find(caller, id);
                     String file = text(body.get("file")), name = text(body.get("name"));

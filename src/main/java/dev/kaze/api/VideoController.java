@@ -169,7 +169,12 @@ public class VideoController {
                     .map(form -> (JsonNode) VideoCreateRequest.fromForm(form));
         if (!(type.getType().equals("application") && (type.getSubtype().equals("json") || type.getSubtype().endsWith("+json"))))
             return Mono.error(unsupported("Content-Type " + FieldError.clip(type.toString(), 100) + " is not accepted"));
-        return org.springframework.core.io.buffer.DataBufferUtils.join(exchange.getRequest().getBody(), MAX_BODY_BYTES)
+        return jsonBody(exchange, MAX_BODY_BYTES);
+    }
+
+    /** The request body as strict JSON, at most maxBytes (413 beyond); an empty body is a 400. */
+    static Mono<JsonNode> jsonBody(ServerWebExchange exchange, int maxBytes) {
+        return org.springframework.core.io.buffer.DataBufferUtils.join(exchange.getRequest().getBody(), maxBytes)
                 .map(buffer -> {
                     try {
                         byte[] bytes = new byte[buffer.readableByteCount()];
@@ -179,7 +184,7 @@ public class VideoController {
                         org.springframework.core.io.buffer.DataBufferUtils.release(buffer);
                     }
                 })
-                .onErrorMap(org.springframework.core.io.buffer.DataBufferLimitException.class, e -> BodyLimitFilter.tooLarge(MAX_BODY_BYTES))
+                .onErrorMap(org.springframework.core.io.buffer.DataBufferLimitException.class, e -> BodyLimitFilter.tooLarge(maxBytes))
                 .defaultIfEmpty(new byte[0])
                 .map(VideoController::parseJson);
     }
@@ -289,15 +294,20 @@ public class VideoController {
                 // neither one of the caller's video ids nor a cursor this server gave (or one decoding out of range)
                 throw ValidationException.of("after", "is neither the id of one of your videos nor a cursor this server gave");
             }
-            ObjectNode out = JSON.createObjectNode().put("object", "list");
-            var data = out.putArray("data");
-            page.jobs().forEach(j -> data.add(view(j)));
-            if (page.jobs().isEmpty()) { out.putNull("first_id"); out.putNull("last_id"); }
-            else { out.put("first_id", page.jobs().getFirst().id()); out.put("last_id", page.jobs().getLast().id()); }
-            out.put("has_more", page.nextCursor() != null);
-            if (page.nextCursor() != null) out.put("next_cursor", page.nextCursor()); else out.putNull("next_cursor");
-            return out;
+            return listPage(page, this::view);
         });
+    }
+
+    /** A page of jobs as a list object: {@code data}, {@code first_id}, {@code last_id}, {@code has_more}, {@code next_cursor}. */
+    static ObjectNode listPage(JobPage page, java.util.function.Function<Job, ObjectNode> view) {
+        ObjectNode out = JSON.createObjectNode().put("object", "list");
+        var data = out.putArray("data");
+        page.jobs().forEach(j -> data.add(view.apply(j)));
+        if (page.jobs().isEmpty()) { out.putNull("first_id"); out.putNull("last_id"); }
+        else { out.put("first_id", page.jobs().getFirst().id()); out.put("last_id", page.jobs().getLast().id()); }
+        out.put("has_more", page.nextCursor() != null);
+        if (page.nextCursor() != null) out.put("next_cursor", page.nextCursor()); else out.putNull("next_cursor");
+        return out;
     }
 
     @PostMapping("/{id}/cancel")

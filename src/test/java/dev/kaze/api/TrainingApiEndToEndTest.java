@@ -115,28 +115,13 @@ class TrainingApiEndToEndTest {
 
     @Test
     void uploadedDatasetTrainsRegistersItsLoraAndTheLoraChangesAVideo() throws Exception {
-        var hooks = new java.util.concurrent.LinkedBlockingQueue<JsonNode>();
-        var server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-        server.createContext("/hook", exchange -> {
-            String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-            try {
-                dev.kaze.jobs.webhooks.WebhookSignature.verify(VideoApiEndToEndTest.SECRET, exchange.getRequestHeaders(), body, Duration.ofMinutes(5));
-                hooks.add(ApiClient.JSON.readTree(body));
-                exchange.sendResponseHeaders(204, -1);
-            } catch (dev.kaze.jobs.webhooks.WebhookVerificationException e) {
-                exchange.sendResponseHeaders(401, -1);
-            }
-            exchange.close();
-        });
-        server.start();
-        try {
-            trainFromUpload(hooks, "http://127.0.0.1:" + server.getAddress().getPort() + "/hook");
-        } finally {
-            server.stop(0);
+        try (WebhookReceiver hooks = new WebhookReceiver(VideoApiEndToEndTest.SECRET)) {
+            trainFromUpload(hooks);
         }
     }
 
-    void trainFromUpload(java.util.concurrent.BlockingQueue<JsonNode> hooks, String hookUrl) throws Exception {
+    void trainFromUpload(WebhookReceiver hooks) throws Exception {
+        String hookUrl = hooks.url();
         byte[] zip = zip(ROOT.resolve("moving"), Map.of());
         HttpResponse<String> created = upload(zip, Map.of("args", args(24, 12, "upload"), "lora_name", "e2e-style",
                 "webhook", "{\"url\":\"" + hookUrl + "\",\"events\":[\"checkpoint\",\"completed\"]}", "metadata", "{\"run\":1}"));
@@ -175,7 +160,8 @@ class TrainingApiEndToEndTest {
 
         // the same log over webhooks: the chosen event types only, signed
         List<String> hookTypes = new ArrayList<>();
-        for (JsonNode h; (h = hooks.poll(hookTypes.size() < 3 ? 30 : 1, java.util.concurrent.TimeUnit.SECONDS)) != null; ) {
+        for (WebhookReceiver.Delivery d; (d = hooks.poll(hookTypes.size() < 3 ? 30 : 1)) != null; ) {
+            JsonNode h = ApiClient.JSON.readTree(d.body());
             hookTypes.add(h.get("type").asString());
             assertThat(h.at("/data/object").asString()).isEqualTo("training");
             assertThat(h.at("/data/metadata/run").asInt()).isEqualTo(1);
