@@ -235,7 +235,13 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
             if (n.isString()) {
                 for (String line : n.stringValue().split("\\R")) {
                     String l = line.strip();
-                    if (!l.isEmpty() && !l.startsWith("#")) out.add(l);
+                    if (l.isEmpty() || l.startsWith("#")) continue;
+                    try {
+                        SamplePrompt.parse(l);
+                        out.add(l);
+                    } catch (IllegalArgumentException bad) {
+                        problems.add(new TrainingArgsException.Problem(key, "line '" + l + "': " + bad.getMessage()));
+                    }
                 }
                 return out;
             }
@@ -243,7 +249,14 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
             int i = 0;
             for (JsonNode e : n.values()) {
                 if (!e.isString()) problems.add(new TrainingArgsException.Problem(key + "[" + i + "]", "must be a string (a musubi prompt line), got " + e));
-                else out.add(e.stringValue());
+                else {
+                    try {
+                        SamplePrompt.parse(e.stringValue());
+                        out.add(e.stringValue());
+                    } catch (IllegalArgumentException bad) {   // reported under its own index; later checks see only good lines
+                        problems.add(new TrainingArgsException.Problem(key + "[" + i + "]", bad.getMessage()));
+                    }
+                }
                 i++;
             }
             return out;
