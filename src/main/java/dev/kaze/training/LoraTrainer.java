@@ -155,9 +155,9 @@ public final class LoraTrainer {
                 boolean last = done == total;
                 boolean epochEnd = done % n == 0 || last;
                 int epochNo = epoch + 1;
-                // within the step: step-based sampling (off when epoch-based sampling is set, as in musubi) and saves
-                if (sampler != null && args.sampleEveryNEpochs() == 0 && args.sampleEveryNSteps() > 0 && done % args.sampleEveryNSteps() == 0)
-                    sample(sampler, base, run, done, -1);
+                // within the step: step-based sampling and saves
+                boolean sampledByStep = sampler != null && args.sampleEveryNSteps() > 0 && done % args.sampleEveryNSteps() == 0;
+                if (sampledByStep) sample(sampler, base, run, done, -1);
                 if (!last && args.saveEveryNSteps() > 0 && done % args.saveEveryNSteps() == 0) {
                     String stem = args.outputName() + "-step" + String.format("%08d", done);
                     loraFile = saveLora(run, outputDir.resolve(stem + ".safetensors"), done, epochNo);
@@ -171,7 +171,8 @@ public final class LoraTrainer {
                     if (args.saveState()) stateDir = saveState(run, outputDir.resolve(stem + "-state"), done, recent);
                     chart(run);
                 }
-                if (sampler != null && epochEnd && args.sampleEveryNEpochs() > 0 && epochNo % args.sampleEveryNEpochs() == 0)
+                // (musubi's epoch-end call also fires on a step-based match, sampling the same step twice; Kaze samples it once)
+                if (sampler != null && epochEnd && !sampledByStep && args.sampleEveryNEpochs() > 0 && epochNo % args.sampleEveryNEpochs() == 0)
                     sample(sampler, base, run, done, epochNo);
                 if (last || stopped) {
                     if (last) loraFile = saveLora(run, outputDir.resolve(args.outputName() + ".safetensors"), done, epochs);
