@@ -20,7 +20,8 @@ import dev.kaze.training.DatasetConfig;
 import dev.kaze.training.DatasetConfigException;
 import dev.kaze.training.DatasetItems;
 import dev.kaze.training.DatasetMediaException;
-import dev.kaze.training.TrainingArgsJson;
+import dev.kaze.training.TrainingArgs;
+import dev.kaze.training.TrainingArgsException;
 import dev.kaze.training.TrainingSpec;
 import org.springframework.core.ResolvableType;
 import org.springframework.core.io.FileSystemResource;
@@ -291,8 +292,8 @@ public class TrainingController {
                 registerCheckpoints, null);
         int samples = checkDataset(spec);
         try {
-            TrainingArgsJson.parse(args, samples);
-        } catch (TrainingArgsJson.InvalidArgsException e) {
+            TrainingArgs.fromJson(args).totalSteps(Math.max(1, samples));
+        } catch (TrainingArgsException e) {
             throw new ValidationException(e.problems().stream().map(p -> new FieldError("args." + p.field(), p.message())).toList());
         }
         Job job = queue.enqueue(new NewJob(JobKind.TRAINING, caller.owner(), priority, JSON.createObjectNode()

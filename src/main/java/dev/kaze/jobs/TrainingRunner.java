@@ -6,7 +6,6 @@ import dev.kaze.training.DatasetPaths;
 import dev.kaze.training.TrainingData;
 import dev.kaze.training.LoraTrainer;
 import dev.kaze.training.TrainingArgs;
-import dev.kaze.training.TrainingArgsJson;
 import dev.kaze.training.TrainingItem;
 import dev.kaze.training.TrainingListener;
 import dev.kaze.training.TrainingSample;
@@ -73,8 +72,10 @@ public final class TrainingRunner {
             } catch (java.util.concurrent.CancellationException e) {
                 return stopped(store, id);
             }
-            TrainingArgs args = TrainingArgsJson.parse(spec.args(), samples.size());
-            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples);
+            TrainingArgs args = TrainingArgs.fromJson(spec.args());
+            if (!args.notes().isEmpty())
+                store.appendEvent(id, "notes", RequestJson.JSON.createObjectNode().set("notes", RequestJson.JSON.valueToTree(args.notes())).toString());
+            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
             Path state = resumeState(spec, out, args);
             Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
             if (state != null) {
@@ -92,10 +93,42 @@ public final class TrainingRunner {
             r.put("avg_loss", result.avgLoss());
             r.put("lora_file", out.relativize(result.lora()).toString());
             r.put("lora_name", spec.loraName());
-            store.updateProgress(id, 100, "train", result.steps(), args.maxTrainSteps());
+            store.updateProgress(id, 100, "train", result.steps(), trainer.totalSteps());
             store.complete(id, resolved.toString());
             return Outcome.COMPLETED;
         }
+    }
+
+    /** The LoRA metadata only the job knows: musubi's {@code ss_datasets} and the model's names. */
+    private static java.util.Map<String, String> metadata(DatasetConfig config, WanPipeline pipeline, int samples) {
+        var datasets = RequestJson.JSON.createArrayNode();
+        for (dev.kaze.training.Dataset d : config.datasets()) {
+            var p = d.params();
+            ObjectNode n = datasets.addObject();
+            n.putArray("resolution").add(p.resolution().width()).add(p.resolution().height());
+            n.put("caption_extension", p.captionExtension());
+            n.put("batch_size_per_device", p.batchSize());
+            n.put("num_repeats", p.numRepeats());
+            n.put("enable_bucket", p.enableBucket());
+            n.put("bucket_no_upscale", p.bucketNoUpscale());
+            String dirKey = d instanceof dev.kaze.training.VideoDatasetConfig ? "video_directory" : "image_directory";
+            n.put(dirKey, d.directory() == null ? null : d.directory().getFileName().toString());
+            if (d instanceof dev.kaze.training.VideoDatasetConfig v) {
+                var f = v.frames();
+                n.put("frame_extraction", f.extraction().tomlName());
+                n.put("frame_stride", f.frameStride());
+                n.put("frame_sample", f.frameSample());
+                n.set("target_frames", RequestJson.JSON.valueToTree(f.targetFrames()));
+                n.put("max_frames", f.maxFrames());
+                if (f.sourceFps() != null) n.put("source_fps", f.sourceFps());
+            }
+        }
+        java.util.Map<String, String> meta = new java.util.LinkedHashMap<>();
+        meta.put("ss_datasets", datasets.toString());
+        meta.put("ss_num_train_items", Integer.toString(samples));
+        meta.put("ss_sd_model_name", pipeline.model().id());
+        meta.put("ss_vae_name", pipeline.model().id() + "-vae");
+        return meta;
     }
 
     private Outcome stopped(JobStore store, String id) {
@@ -218,6 +251,12 @@ public final class TrainingRunner {
                 }
             }
             store.appendEvent(id, "checkpoint", data.toString());
+        }
+
+        @Override public void onSample(Path file, int step, int epoch) {
+            String rel = out.relativize(file).toString().replace('\\', '/');
+            store.appendEvent(id, "sample", RequestJson.JSON.createObjectNode().put("file", rel).put("step", step).put("epoch", epoch)
+                    .put("url", "/v1/trainings/" + id + "/files/" + rel).toString());
         }
 
         @Override public boolean stopRequested() { return stop.getAsBoolean(); }

@@ -8,6 +8,8 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import tools.jackson.databind.JsonNode;
 
+import javax.imageio.ImageIO;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.http.HttpRequest;
@@ -123,7 +125,9 @@ class TrainingApiEndToEndTest {
     void trainFromUpload(WebhookReceiver hooks) throws Exception {
         String hookUrl = hooks.url();
         byte[] zip = zip(ROOT.resolve("moving"), Map.of());
-        HttpResponse<String> created = upload(zip, Map.of("args", args(24, 12, "upload"), "lora_name", "e2e-style",
+        String withSamples = args(24, 12, "upload").replace("}", ", \"sample_prompts\": [\"a square slides --w 32 --h 32 --f 5 --s 2 --d 1\"],"
+                + " \"sample_every_n_steps\": 12}");
+        HttpResponse<String> created = upload(zip, Map.of("args", withSamples, "lora_name", "e2e-style",
                 "webhook", "{\"url\":\"" + hookUrl + "\",\"events\":[\"checkpoint\",\"completed\"]}", "metadata", "{\"run\":1}"));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
         JsonNode job = ApiClient.json(created);
@@ -139,7 +143,7 @@ class TrainingApiEndToEndTest {
         // the event log over WebSocket: every step with its loss, the checkpoints, the registered LoRA
         ApiClient.Frames frames = alice().websocket("/v1/trainings/" + id + "/events", Duration.ofSeconds(10));
         List<Double> losses = new ArrayList<>();
-        List<String> checkpoints = new ArrayList<>();
+        List<String> checkpoints = new ArrayList<>(), samples = new ArrayList<>();
         boolean registered = false;
         for (JsonNode m : frames.messages()) {
             JsonNode d = m.path("data");
@@ -149,6 +153,7 @@ class TrainingApiEndToEndTest {
                 losses.add(d.get("loss").asDouble());
             }
             if (type.equals("checkpoint")) checkpoints.add(d.path("file").asString());
+            if (type.equals("sample")) samples.add(d.path("file").asString());
             if (type.equals("lora")) registered = d.path("registered").asBoolean();
         }
         assertThat(losses).hasSize(24);
@@ -157,6 +162,7 @@ class TrainingApiEndToEndTest {
         assertThat(last).as("loss falls: first six steps %s, last six %s", first, last).isLessThan(first);
         assertThat(checkpoints).contains("upload-step00000012.safetensors", "upload.safetensors");
         assertThat(registered).isTrue();
+        assertThat(samples).hasSize(2).allMatch(f -> f.startsWith("sample/upload_") && f.endsWith("_1.mp4"));
 
         // the same log over webhooks: the chosen event types only, signed
         List<String> hookTypes = new ArrayList<>();
@@ -178,7 +184,14 @@ class TrainingApiEndToEndTest {
         JsonNode files = ApiClient.json(alice().get("/v1/trainings/" + id + "/files"));
         List<String> names = new ArrayList<>();
         files.get("data").forEach(f -> names.add(f.get("name").asString()));
-        assertThat(names).contains("upload.safetensors", "upload-step00000012.safetensors");
+        assertThat(names).contains("upload.safetensors", "upload-step00000012.safetensors", "upload.log.jsonl", "upload-loss.png");
+        assertThat(names).containsAll(samples);
+        String log = alice().get("/v1/trainings/" + id + "/files/upload.log.jsonl").body();
+        assertThat(log.lines().count()).isEqualTo(24);
+        assertThat(ApiClient.JSON.readTree(log.lines().findFirst().orElseThrow()).get("step").asInt()).isEqualTo(1);
+        HttpResponse<byte[]> png = alice().sendBytes(alice().request("/v1/trainings/" + id + "/files/upload-loss.png").GET().build());
+        assertThat(png.headers().firstValue("Content-Type")).hasValue("image/png");
+        assertThat(ImageIO.read(new java.io.ByteArrayInputStream(png.body()))).isNotNull();
         HttpResponse<byte[]> lora = alice().sendBytes(alice().request("/v1/trainings/" + id + "/files/upload.safetensors").GET().build());
         assertThat(lora.statusCode()).isEqualTo(200);
         Path downloaded = Files.createTempFile("trained", ".safetensors");
