@@ -18,7 +18,8 @@ import static dev.kaze.tensor.Ops.s;
  * 1.4× as fast as the CPU flash kernel of scaled_dot_product_attention on 2 cores at L = 2,304 (and
  * degrades far less when the cores are shared). The softmax is exact over each full row of keys, so
  * chunking only bounds memory and does not change the result.
- * Anything else (a GPU, bfloat16, inputs that need grad) takes scaled_dot_product_attention.
+ * With autograd (CPU LoRA training) the same GEMMs run out of place while all scores fit the bound,
+ * else scaled_dot_product_attention; a GPU or bfloat16 always takes scaled_dot_product_attention.
  */
 final class Attention {
     /** Heads per GEMM batch (on 2 cores 4 beat 1, 2, 6 and 12, and beat row chunks of the same heads). */
@@ -41,11 +42,18 @@ final class Attention {
     static Tensor forward(Tensor q, Tensor k, Tensor v, long scoresBytes) {
         if (!explicit(q, k, v)) return Ops.attention(q, k, v);
         long b = q.size(0), n = q.size(1), l = q.size(2), d = q.size(3), lk = k.size(2);
+        long g = Math.min(HEADS_PER_CHUNK, n), r = Math.clamp(scoresBytes / (g * lk * Float.BYTES), 1, l);
+        double scale = 1.0 / Math.sqrt(d);
+        if (needsGrad(q, k, v)) {
+            // autograd keeps every chunk's scores for the backward pass: the same GEMMs and softmax out of place,
+            // so that a forward with grad gives the very numbers of one without (a zero LoRA changes nothing)
+            if (n * l * lk * Float.BYTES > scoresBytes) return Ops.attention(q, k, v);
+            return torch.bmm(torch.softmax(torch.baddbmm(torch.empty(b * n, l, lk), q.flatten(0, 1), k.flatten(0, 1).transpose(1, 2),
+                    s(0), s(scale)), -1), v.flatten(0, 1)).unflatten(0, b, n);                    // [B, N, L, D]
+        }
         TensorOptions f32 = new TensorOptions(ScalarType.Float);
         Tensor out = torch.empty(new long[]{b, l, n, d}, f32, new MemoryFormatOptional()).transpose(1, 2);   // [B, N, L, D] view of [B, L, N, D]
-        long g = Math.min(HEADS_PER_CHUNK, n), r = Math.clamp(scoresBytes / (g * lk * Float.BYTES), 1, l);
         Tensor scores = torch.empty(new long[]{g, r, lk}, f32, new MemoryFormatOptional());                   // [g, r, Lk]
-        double scale = 1.0 / Math.sqrt(d);
         for (long i = 0; i < b; i++) {
             Tensor qi = q.select(0, i), ki = k.select(0, i), vi = v.select(0, i), oi = out.select(0, i);   // [N, L, D] ...
             for (long h = 0; h < n; h += g) {
@@ -65,7 +73,11 @@ final class Attention {
 
     private static boolean explicit(Tensor q, Tensor k, Tensor v) {
         for (Tensor t : new Tensor[]{q, k, v})
-            if (!t.is_cpu() || t.requires_grad() || !Ops.same(t.scalar_type(), ScalarType.Float)) return false;
+            if (!t.is_cpu() || !Ops.same(t.scalar_type(), ScalarType.Float)) return false;
         return true;
+    }
+
+    private static boolean needsGrad(Tensor q, Tensor k, Tensor v) {
+        return q.requires_grad() || k.requires_grad() || v.requires_grad();
     }
 }
