@@ -2,7 +2,6 @@
 package dev.kaze.pipeline.dit;
 
 import dev.kaze.tensor.Linear;
-import dev.kaze.tensor.Ops;
 import org.bytedeco.pytorch.Tensor;
 
 import static dev.kaze.tensor.Ops.f32;
