@@ -8,12 +8,14 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import static dev.kaze.tensor.Ops.cat;
 import static dev.kaze.tensor.Ops.s;
-import static dev.kaze.tensor.Ops.stack;
 
 /**
- * 3-D rotary position embedding, in float64 as the reference. The head dimension d is split
- * into d − 4·(d/6) dims for time and 2·(d/6) each for height and width, each axis with its
- * own frequency exponent; rotation is over adjacent pairs (x[2j], x[2j+1]).
+ * 3-D rotary position embedding. The head dimension d is split into d − 4·(d/6) dims for time and
+ * 2·(d/6) each for height and width, each axis with its own frequency exponent; rotation is over
+ * adjacent pairs (x[2j], x[2j+1]) viewed as complex numbers, as the reference's
+ * view_as_complex(x) · polar(1, angles). The angles and their cos/sin are computed in float64 as in the
+ * reference; the rotation itself multiplies in complex64 (float32 pairs), one pass over q or k, which
+ * stays within the parity tolerances of the reference's float64 rotation.
  */
 public final class RopeFreqs {
     static final int MAX_POSITIONS = 1024;
@@ -32,8 +34,8 @@ public final class RopeFreqs {
         return torch.outer(torch.arange(s(MAX_POSITIONS), f64), inv);                    // [1024, dim/2]
     }
 
-    /** cos and sin of the per-token angles for a (F, H, W) grid: each [L, 1, d/2] float64. */
-    public Tensor[] table(long f, long h, long w) {
+    /** polar(1, angle) of the per-token angles for a (F, H, W) grid: [L, 1, d/2] complex64 (cos, sin from float64). */
+    public Tensor table(long f, long h, long w) {
         if (f > MAX_POSITIONS || h > MAX_POSITIONS || w > MAX_POSITIONS)
             throw new IllegalArgumentException("patch grid " + f + "x" + h + "x" + w + " exceeds RoPE's " + MAX_POSITIONS + " positions per axis");
         int d = headDim;
@@ -45,18 +47,22 @@ public final class RopeFreqs {
                 at.view(f, 1, 1, -1).expand(f, h, w, at.size(1)),
                 ah.view(1, h, 1, -1).expand(f, h, w, ah.size(1)),
                 aw.view(1, 1, w, -1).expand(f, h, w, aw.size(1)))
-                .reshape(f * h * w, 1, c);                                   // [L, 1, c]
-        return new Tensor[]{grid.cos(), grid.sin()};
+                .reshape(f * h * w, 1, c);                                   // [L, 1, c] float64
+        Tensor cosSin = torch.stack(new org.bytedeco.pytorch.TensorVector(grid.cos(), grid.sin()), -1).to(ScalarType.Float); // [L, 1, c, 2]
+        return torch.view_as_complex(cosSin);                                // [L, 1, c] complex64
     }
 
-    /** x: [B, L, N, D] -> rotated [B, L, N, D] float32, with cos/sin from {@link #table}. */
-    public static Tensor apply(Tensor x, Tensor[] cosSin) {
+    /**
+     * x: [B, L, N, D] float32 (last dim contiguous) -> rotated [B, L, N, D] float32, with freqs from
+     * {@link #table}. Rotates x itself (and returns it) unless x needs grad, then returns a rotated copy.
+     */
+    public static Tensor apply(Tensor x, Tensor freqs) {
         long b = x.size(0), l = x.size(1), n = x.size(2), d = x.size(3);
-        Tensor xd = x.to(ScalarType.Double).reshape(b, l, n, d / 2, 2);      // [B, L, N, D/2, 2]
-        Tensor x0 = xd.select(-1, 0), x1 = xd.select(-1, 1);                 // [B, L, N, D/2]
-        Tensor cos = cosSin[0], sin = cosSin[1];                             // [L, 1, D/2]
-        Tensor y0 = x0.mul(cos).sub(x1.mul(sin));
-        Tensor y1 = x0.mul(sin).add(x1.mul(cos));
-        return stack(-1, y0, y1).reshape(b, l, n, d).to(ScalarType.Float);   // [B, L, N, D]
+        Tensor xc = torch.view_as_complex(x.view(b, l, n, d / 2, 2));      // [B, L, N, D/2] complex64
+        if (!x.requires_grad()) {
+            xc.mul_(freqs);                                                  // freqs: [L, 1, D/2]
+            return x;
+        }
+        return torch.view_as_real(xc.mul(freqs)).view(b, l, n, d);           // [B, L, N, D]
     }
 }

@@ -3,7 +3,6 @@ package dev.kaze.pipeline.dit;
 
 import dev.kaze.pipeline.guidance.Nag;
 import dev.kaze.tensor.Linear;
-import dev.kaze.tensor.Ops;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -34,7 +33,7 @@ final class WanCrossAttention {
         if (normK != null) kx = normK.forward(kx);
         Tensor kh = kx.view(b, -1, n, d).transpose(1, 2);                      // [B, N, Lc, D]
         Tensor vh = v.forward(context).view(b, -1, n, d).transpose(1, 2);      // [B, N, Lc, D]
-        Tensor a = Ops.attention(qh, kh.to(qh.scalar_type()), vh.to(qh.scalar_type())); // [B, N, L, D]
+        Tensor a = Attention.forward(qh, kh.to(qh.scalar_type()), vh.to(qh.scalar_type())); // [B, N, L, D]
         return a.transpose(1, 2).reshape(b, s, n * d);                         // [B, L, C]
     }
 

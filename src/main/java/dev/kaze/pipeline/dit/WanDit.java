@@ -228,7 +228,7 @@ public final class WanDit implements AutoCloseable {
                 new long[]{p[0], p[1], p[2]}, new long[]{0, 0, 0}, new long[]{1, 1, 1}, 1);               // [B, C, F', H', W']
         long gf = xe.size(2), gh = xe.size(3), gw = xe.size(4);
         Tensor h = xe.flatten(2, -1).transpose(1, 2);                                                      // [B, L, C]
-        Tensor[] freqs = rope.table(gf, gh, gw);                                                          // [L, 1, D/2] x2
+        Tensor freqs = rope.table(gf, gh, gw);                                                            // [L, 1, D/2] complex64
 
         for (WanAttentionBlock block : blocks) h = block.forward(h, e0, freqs, context, nagContext, nag);  // [B, L, C]
 

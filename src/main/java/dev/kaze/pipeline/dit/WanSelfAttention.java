@@ -2,8 +2,9 @@
 package dev.kaze.pipeline.dit;
 
 import dev.kaze.tensor.Linear;
-import dev.kaze.tensor.Ops;
 import org.bytedeco.pytorch.Tensor;
+
+import static dev.kaze.tensor.Ops.f32;
 
 /** Global self-attention with RMSNorm on q and k (over all heads) and 3-D RoPE. */
 final class WanSelfAttention {
@@ -23,16 +24,16 @@ final class WanSelfAttention {
                 WanDit.adapt(v, prefix + "v", adapterFor), WanDit.adapt(o, prefix + "o", adapterFor), normQ, normK, numHeads);
     }
 
-    /** x: [B, L, C], rope: cos/sin [L, 1, D/2] -> [B, L, C]. */
-    Tensor forward(Tensor x, Tensor[] rope) {
+    /** x: [B, L, C], rope: [L, 1, D/2] complex64 from {@link RopeFreqs#table} -> [B, L, C]. */
+    Tensor forward(Tensor x, Tensor rope) {
         long b = x.size(0), s = x.size(1), n = numHeads, d = x.size(2) / numHeads;
         Tensor qx = q.forward(x), kx = k.forward(x);                          // [B, L, C]
         if (normQ != null) { qx = normQ.forward(qx); kx = normK.forward(kx); }
-        Tensor qh = RopeFreqs.apply(qx.view(b, s, n, d), rope);                // [B, L, N, D] float32
-        Tensor kh = RopeFreqs.apply(kx.view(b, s, n, d), rope);                // [B, L, N, D] float32
+        Tensor qh = RopeFreqs.apply(f32(qx).view(b, s, n, d), rope);           // [B, L, N, D] float32
+        Tensor kh = RopeFreqs.apply(f32(kx).view(b, s, n, d), rope);           // [B, L, N, D] float32
         Tensor vh = v.forward(x).view(b, s, n, d);                             // [B, L, N, D]
         var dtype = vh.scalar_type();
-        Tensor a = Ops.attention(qh.to(dtype).transpose(1, 2), kh.to(dtype).transpose(1, 2), vh.transpose(1, 2)); // [B, N, L, D]
+        Tensor a = Attention.forward(qh.to(dtype).transpose(1, 2), kh.to(dtype).transpose(1, 2), vh.transpose(1, 2)); // [B, N, L, D]
         return o.forward(a.transpose(1, 2).reshape(b, s, n * d));              // [B, L, C]
     }
 }

@@ -28,13 +28,17 @@ public record Nag(double scale, double tau, double alpha) implements Guidance {
      * the positive and the NAG-negative context -> guided [B, L, C].
      */
     public Tensor guide(Tensor positive, Tensor negative) {
-        Tensor g = positive.mul(s(scale)).sub(negative.mul(s(scale - 1)));       // g: [B, L, C]
+        // without autograd the [B, L, C] temporaries are updated in place (same arithmetic, fewer buffers)
+        boolean inPlace = !positive.requires_grad() && !negative.requires_grad();
+        Tensor g = positive.mul(s(scale));                                        // g: [B, L, C]
+        g = inPlace ? g.sub_(negative.mul(s(scale - 1))) : g.sub(negative.mul(s(scale - 1)));
         Tensor normPositive = positive.abs().sum(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
                 .clamp_min(s(1e-6));                                              // [B, L, 1]
         Tensor normGuided = g.abs().sum(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
                 .clamp_min(s(1e-6));                                              // [B, L, 1]
         Tensor ratio = normGuided.div(normPositive);                              // [B, L, 1]
-        Tensor limited = g.mul(ratio.clamp_max(s(tau)).div(ratio));               // [B, L, C]
-        return limited.mul(s(alpha)).add(positive.mul(s(1 - alpha)));            // [B, L, C]
+        Tensor factor = ratio.clamp_max(s(tau)).div(ratio);                       // [B, L, 1]
+        if (!inPlace) return g.mul(factor).mul(s(alpha)).add(positive.mul(s(1 - alpha)));
+        return g.mul_(factor).mul_(s(alpha)).add_(positive.mul(s(1 - alpha)));   // [B, L, C]
     }
 }
