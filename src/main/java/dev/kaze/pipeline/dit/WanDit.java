@@ -212,40 +212,19 @@ public final class WanDit implements AutoCloseable {
      * Returns the flow velocity [B, out_dim, F, H, W] float32.
      */
     public Tensor forward(Tensor x, Tensor t, Tensor context, Tensor nagContext, Nag nag) {
-        int[] p = config.patchSize();
-        long bsz = x.size(0);
-        if (x.dim() != 5 || x.size(1) != config.inDim())
-            throw new IllegalArgumentException("latent must be [B, " + config.inDim() + ", F, H, W], got " + java.util.Arrays.toString(Ops.shape(x)));
-        if (x.size(2) % p[0] != 0 || x.size(3) % p[1] != 0 || x.size(4) % p[2] != 0)
-            throw new IllegalArgumentException("latent size " + java.util.Arrays.toString(Ops.shape(x)) + " is not divisible by the patch size");
-
-        // time embedding, float32
-        Tensor e = timeEmbedding2.forward(torch.silu(timeEmbedding0.forward(sinusoidalEmbedding(t))));   // e: [B, C]
-        Tensor e0 = timeProjection.forward(torch.silu(e)).unflatten(1, 6, config.dim());                // e0: [B, 6, C]
-
-        // patch embedding
-        Tensor xe = torch.conv3d(x.to(dtype), patchWeight, new TensorOptional(patchBias),
-                new long[]{p[0], p[1], p[2]}, new long[]{0, 0, 0}, new long[]{1, 1, 1}, 1);               // [B, C, F', H', W']
-        long gf = xe.size(2), gh = xe.size(3), gw = xe.size(4);
-        Tensor h = xe.flatten(2, -1).transpose(1, 2);                                                      // [B, L, C]
-        Tensor freqs = rope.table(gf, gh, gw);                                                            // [L, 1, D/2] complex64
-
-        for (WanAttentionBlock block : blocks) h = block.forward(h, e0, freqs, context, nagContext, nag);  // [B, L, C]
-
-        Tensor out = f32(head.forward(h, e));                                                             // [B, L, pt·ph·pw·c]
-        long c = config.outDim();
-        return out.view(bsz, gf, gh, gw, p[0], p[1], p[2], c)
-                .permute(0, 7, 1, 4, 2, 5, 3, 6)
-                .reshape(bsz, c, gf * p[0], gh * p[1], gw * p[2]);                                        // [B, c, F, H, W]
+        Stem stem = stem(x, t);
+        Tensor h = stem.x();                                                                                // [B, L, C]
+        for (WanAttentionBlock block : blocks) h = block.forward(h, stem.e0(), stem.freqs(), context, nagContext, nag);  // [B, L, C]
+        return head(h, stem);                                                                               // [B, c, F, H, W]
     }
 
     /**
      * The parts of {@link #forward} before the blocks, for running the model in pieces (gradient
      * checkpointing): x holds the patch-embedded tokens [B, L, C] float32 as the first block sees them,
      * e [B, C] and e0 [B, 6, C] the time embedding and its projection, freqs the RoPE table of the
-     * token grid (gf, gh, gw).
+     * token grid (gf, gh, gw) as [L, 1, D/2] complex64.
      */
-    public record Stem(Tensor x, Tensor e, Tensor e0, Tensor[] freqs, long batch, long gf, long gh, long gw) {}
+    public record Stem(Tensor x, Tensor e, Tensor e0, Tensor freqs, long batch, long gf, long gh, long gw) {}
 
     /** Time and patch embedding of {@link #forward} (no NAG): x [B, in_dim, F, H, W], t [B]. */
     public Stem stem(Tensor x, Tensor t) {
@@ -260,7 +239,8 @@ public final class WanDit implements AutoCloseable {
                 new long[]{p[0], p[1], p[2]}, new long[]{0, 0, 0}, new long[]{1, 1, 1}, 1);               // [B, C, F', H', W']
         long gf = xe.size(2), gh = xe.size(3), gw = xe.size(4);
         Tensor h = xe.flatten(2, -1).transpose(1, 2);                                                      // [B, L, C]
-        return new Stem(h, e, e0, rope.table(gf, gh, gw), x.size(0), gf, gh, gw);
+        Tensor freqs = rope.table(gf, gh, gw);                                                            // [L, 1, D/2] complex64
+        return new Stem(h, e, e0, freqs, x.size(0), gf, gh, gw);
     }
 
     /** Number of transformer blocks. */
