@@ -11,6 +11,7 @@ import dev.kaze.pipeline.vae.WanVae;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -70,7 +71,7 @@ public final class WanPipeline implements AutoCloseable {
                                                 byte[] resumeFrom, DenoisingLoop.Checkpoints checkpoints) {
         try (PointerScope scope = new PointerScope()) {
             listener.onStage(GenerationListener.Stage.TEXT);
-            WanDit dit = model.dit(r.loras());
+            WanDit dit = model.dit(r.loras(), r.width(), r.height(), r.frames());
             Tensor context = dit.embedContext(encode(r.prompt()));                          // [1, text_len, C]
             boolean negativeUsed = r.guidance() instanceof Nag n && n.active()
                     || r.guidance() instanceof Guidance.Cfg c && c.active();
@@ -124,7 +125,8 @@ public final class WanPipeline implements AutoCloseable {
         TokenizedPrompt tp = model.tokenizer().encode(cleaned);
         Tensor ids = longs(tp.ids()).view(1, -1);                                            // [1, text_len]
         Tensor mask = longs(tp.mask()).view(1, -1);                                          // [1, text_len]
-        return model.textEncoder().encodeTrimmed(ids.to(model.device(), ScalarType.Long), mask.to(model.device(), ScalarType.Long));
+        Device at = model.textEncoderDevice();                                               // the host with text-encoder placement cpu
+        return model.textEncoder().encodeTrimmed(ids.to(at, ScalarType.Long), mask.to(at, ScalarType.Long));
     }
 
     private static Tensor longs(long[] values) {
