@@ -27,21 +27,46 @@ public record ModelOptions(WeightStorage storage, BlocksToSwap blocksToSwap, lon
 
     public ModelOptions withBlocksToSwap(BlocksToSwap n) { return new ModelOptions(storage, n, memoryBudgetBytes, textEncoderOnHost); }
 
-    /**
-     * The number of blocks to swap for a render of this size: the fixed count (at most the
-     * model's blocks), or with auto the smallest count whose {@link MemoryPlan} peak fits the budget.
-     */
+    /** The number of blocks to swap for a render of this size ({@link #plan(DitConfig, VaeConfig, int, int, int)}). */
     public int blocksToSwap(DitConfig dit, VaeConfig vae, int width, int height, int frames) {
+        return plan(dit, vae, width, height, frames).swap();
+    }
+
+    /**
+     * The memory plan of a render of this size: the fixed swap count (at most the model's blocks),
+     * or with auto the smallest count whose planned peak fits the budget, trying an untiled VAE
+     * decode first and then decode tiles, largest first (tiles only when they lower the count, or
+     * when nothing fits untiled); then the VAE decodes in the largest tile that fits (untiled when
+     * everything fits). Throws when even all blocks swapped with the smallest tile do not fit.
+     */
+    public MemoryPlan plan(DitConfig dit, VaeConfig vae, int width, int height, int frames) {
+        MemoryPlan p = plan(dit, vae, width, height, frames, 0);
+        int n;
         if (!blocksToSwap.auto()) {
             if (blocksToSwap.count() > dit.numLayers())
                 throw new IllegalArgumentException("kaze.dit.blocks-to-swap is " + blocksToSwap.count() + " but the model has "
                         + dit.numLayers() + " blocks; use 0.." + dit.numLayers() + " or auto");
-            return blocksToSwap.count();
+            n = blocksToSwap.count();
+        } else {
+            n = -1;
+            IllegalArgumentException last = null;
+            int[] tiles = new int[MemoryPlan.DECODE_TILES.length + 1];
+            System.arraycopy(MemoryPlan.DECODE_TILES, 0, tiles, 1, MemoryPlan.DECODE_TILES.length);
+            for (int tile : tiles) {
+                try {
+                    int m = p.withDecodeTile(tile).chooseSwap(memoryBudgetBytes);
+                    if (n < 0 || m < n) n = m;
+                } catch (IllegalArgumentException e) {
+                    if (last == null) last = e;
+                }
+            }
+            if (n < 0) throw last;
         }
-        return plan(dit, vae, width, height, frames, 0).chooseSwap(memoryBudgetBytes);
+        MemoryPlan swapped = p.withSwap(n);
+        return swapped.withDecodeTile(swapped.chooseDecodeTile(memoryBudgetBytes));
     }
 
-    /** The memory plan of a render with this storage and swap count. */
+    /** The memory plan of a render with this storage and swap count, decoding untiled. */
     public MemoryPlan plan(DitConfig dit, VaeConfig vae, int width, int height, int frames, int swap) {
         return new MemoryPlan(dit, vae, width, height, frames, storage.isFloat8() ? MemoryPlan.Storage.FP8 : MemoryPlan.Storage.BF16, swap);
     }

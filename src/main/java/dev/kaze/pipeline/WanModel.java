@@ -189,9 +189,9 @@ public final class WanModel implements AutoCloseable {
     /** The device umT5 runs on: the host with {@link ModelOptions#textEncoderOnHost()}, else the model's device. */
     public Device textEncoderDevice() { return options.textEncoderOnHost() ? cpu() : device; }
 
-    /** The memory plan of a render of this size with the swap count this model would use for it. */
+    /** The memory plan of a render of this size: the swap count and VAE decode tiling this model uses for it. */
     public MemoryPlan plan(int width, int height, int frames) {
-        return options.plan(ditConfig, vae.config(), width, height, frames, blocksToSwap(width, height, frames));
+        return options.plan(ditConfig, vae.config(), width, height, frames);
     }
 
     /** The number of DiT blocks swapped for a render of this size (see {@link ModelOptions#blocksToSwap}). */

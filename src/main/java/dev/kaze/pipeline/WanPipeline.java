@@ -146,7 +146,8 @@ public final class WanPipeline implements AutoCloseable {
         WanVae vae = model.vae();
         byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(r.frames(), r.height() * r.width()), 3)];
         int[] written = {0};
-        vae.decode(latent.unsqueeze(0), chunk -> {                                           // chunk: [1, 3, n, H, W]
+        dev.kaze.pipeline.vae.DecodeTiling tiling = model.plan(r.width(), r.height(), r.frames()).decodeTiling();   // null: untiled
+        vae.decode(latent.unsqueeze(0), tiling, chunk -> {                                           // chunk: [1, 3, n, H, W]
             Tensor frames = WanVae.toUint8Frames(chunk).contiguous().cpu();                  // [n, H, W, 3] uint8
             int bytes = Math.toIntExact(frames.numel());
             frames.data_ptr_byte().get(rgb, written[0], bytes);
