@@ -53,7 +53,10 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
         return bytes;
     }
 
-    /** @param placement {@code device} (umT5 on the model's device) or {@code cpu} (on the host; its outputs move to the device) */
+    /**
+     * @param placement {@code device}: umT5's weights stay in host memory and are copied to the device for each
+     *                  encoding (text cache misses only), then released; {@code cpu}: umT5 runs on the host
+     */
     public record TextEncoder(@DefaultValue("device") String placement) {
         public TextEncoder {
             onHost(placement);

@@ -10,7 +10,8 @@ import dev.kaze.tensor.WeightStorage;
  * @param storage           how the DiT keeps its block Linear weights (compute dtype or float8)
  * @param blocksToSwap      how many DiT blocks keep their Linear weights in host memory, or auto
  * @param memoryBudgetBytes the device memory a render may plan for (used by auto)
- * @param textEncoderOnHost run umT5 on the host (CPU) whatever the device; its outputs move to the device
+ * @param textEncoderOnHost run umT5 on the host (CPU) whatever the device; otherwise its host weights are copied to
+ *                          the device for each encoding and released after it (umT5 is never resident during denoising)
  */
 public record ModelOptions(WeightStorage storage, BlocksToSwap blocksToSwap, long memoryBudgetBytes, boolean textEncoderOnHost) {
     /** 24 GiB, the card the product targets. */

@@ -48,6 +48,7 @@ public final class WanModel implements AutoCloseable {
     private final WeightStorage storage;   // how the DiT keeps its block Linear weights
     private final ModelOptions options;
     private WanDit dit;
+    private long textEncoderCopies;
     private int ditSwap;   // blocks to swap when the DiT is (re)built
     private List<GenerateRequest.LoraRef> ditStack;
     private Set<String> ditTargets = Set.of();   // the keys the stack merged into dit changes
@@ -87,7 +88,7 @@ public final class WanModel implements AutoCloseable {
         ScalarType f32 = ScalarType.Float;
         try (PointerScope scope = new PointerScope()) {
             Weights.Initializer init = PreviewModel.initializer(PreviewModel.SEED);
-            T5Encoder t5 = T5EncoderLoader.load(Weights.generated(init, options.textEncoderOnHost() ? cpu() : device), PreviewModel.T5, f32);
+            T5Encoder t5 = T5EncoderLoader.load(Weights.generated(init, cpu()), PreviewModel.T5, f32);   // host copy, see encodeText
             Weights ditWeights = Weights.generated(init, device);
             WanDit dit = WanDit.build(PreviewModel.DIT, ditWeights, f32);
             // the base weights stay as a source for LoRA stacks (copies: LoRA stacks are merged into the
@@ -153,7 +154,7 @@ public final class WanModel implements AutoCloseable {
             ditBase = TensorSource.open(files.dit());
             if (cfg == null) cfg = DitConfig.detect(ditBase);
             tokenizer = HfTokenizer.open(files.tokenizer(), cfg.textLen());
-            t5 = T5EncoderLoader.open(files.textEncoder(), options.textEncoderOnHost() ? cpu() : device, dtype);
+            t5 = T5EncoderLoader.open(files.textEncoder(), cpu(), dtype);   // kept in host memory, see encodeText
             WanVae vae = WanVae.load(files.vae(), device, ScalarType.Float);
             LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
             return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, ditBase, vae, catalog, Recipe.defaultLoras(catalog), device, dtype, options);
@@ -185,6 +186,26 @@ public final class WanModel implements AutoCloseable {
 
     /** How this model uses memory. */
     public ModelOptions options() { return options; }
+
+    /**
+     * The trimmed umT5 output [L, dim] of one tokenized prompt (ids, mask: [1, text_len] int64 on any
+     * device). umT5's weights stay in host memory; with {@link ModelOptions#textEncoderOnHost()} it
+     * runs there, otherwise a device copy of its weights is made for this call and released after
+     * it, so the device never keeps umT5 while the DiT denoises (a CPU device uses the host copy as is).
+     * The result is on the encoder's device, in the caller's scope.
+     */
+    public Tensor encodeText(Tensor ids, Tensor mask) {
+        Device at = textEncoderDevice();
+        if (at.type().value == org.bytedeco.pytorch.global.torch.DeviceType.CPU.value)
+            return t5.encodeTrimmed(ids.to(at, ScalarType.Long), mask.to(at, ScalarType.Long));
+        try (T5Encoder onDevice = t5.copyTo(at)) {
+            textEncoderCopies++;
+            return onDevice.encodeTrimmed(ids.to(at, ScalarType.Long), mask.to(at, ScalarType.Long));
+        }
+    }
+
+    /** How many times umT5's weights were copied to the device for encoding (each released after), for tests. */
+    public long textEncoderCopies() { return textEncoderCopies; }
 
     /** The device umT5 runs on: the host with {@link ModelOptions#textEncoderOnHost()}, else the model's device. */
     public Device textEncoderDevice() { return options.textEncoderOnHost() ? cpu() : device; }

@@ -11,7 +11,6 @@ import dev.kaze.pipeline.vae.WanVae;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
-import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -125,8 +124,7 @@ public final class WanPipeline implements AutoCloseable {
         TokenizedPrompt tp = model.tokenizer().encode(cleaned);
         Tensor ids = longs(tp.ids()).view(1, -1);                                            // [1, text_len]
         Tensor mask = longs(tp.mask()).view(1, -1);                                          // [1, text_len]
-        Device at = model.textEncoderDevice();                                               // the host with text-encoder placement cpu
-        return model.textEncoder().encodeTrimmed(ids.to(at, ScalarType.Long), mask.to(at, ScalarType.Long));
+        return model.encodeText(ids, mask);                                                  // [L, dim]
     }
 
     private static Tensor longs(long[] values) {

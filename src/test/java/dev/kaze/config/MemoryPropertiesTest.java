@@ -63,4 +63,26 @@ class MemoryPropertiesTest {
                     .isEqualTo(pb.generate(req, GenerationListener.NONE, () -> false).rgb());
         }
     }
+
+    @Test
+    void aDeviceCopyOfUmT5EncodesAlikeAndIsReleased() {
+        Device cpu = new Device(torch.DeviceType.CPU);
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope(); WanModel model = WanModel.preview(null, cpu)) {
+            dev.kaze.pipeline.text.T5Encoder host = model.textEncoder();
+            org.bytedeco.pytorch.Tensor ids = torch.arange(new org.bytedeco.pytorch.Scalar(1), new org.bytedeco.pytorch.Scalar(9),
+                    new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Long)).view(1, -1);              // [1, 8]
+            org.bytedeco.pytorch.Tensor mask = torch.ones(new long[]{1, 8}, new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Long));
+            org.bytedeco.pytorch.Tensor expected = host.encodeTrimmed(ids, mask);
+            long before = org.bytedeco.javacpp.Pointer.totalCount();
+            for (int i = 0; i < 3; i++)
+                try (org.bytedeco.javacpp.PointerScope call = new org.bytedeco.javacpp.PointerScope();
+                     dev.kaze.pipeline.text.T5Encoder copy = host.copyTo(cpu)) {
+                    assertThat(torch.equal(copy.encodeTrimmed(ids, mask), expected)).isTrue();
+                }
+            assertThat(org.bytedeco.javacpp.Pointer.totalCount()).as("copies released").isLessThanOrEqualTo(before);
+            assertThat(torch.equal(host.encodeTrimmed(ids, mask), expected)).as("the host copy stays usable").isTrue();
+            assertThat(model.encodeText(ids, mask).equal(expected)).as("on a CPU device the host copy encodes as is").isTrue();
+            assertThat(model.textEncoderCopies()).isZero();
+        }
+    }
 }
