@@ -60,9 +60,9 @@ public final class Weights {
     public Device device() { return device; }
 
     /**
-     * Keeps the keys this predicate accepts in host memory instead of on the device (pinned when
-     * the device is CUDA, so they copy to it asynchronously): the weights of swapped DiT blocks.
-     * Call before taking anything.
+     * Keeps the keys this predicate accepts in host memory instead of on the device: the weights
+     * of swapped DiT blocks (whose owner pins the tensors it finally keeps; temporaries such as a
+     * float32 weight quantised to float8 stay pageable). Call before taking anything.
      */
     public Weights onHost(java.util.function.Predicate<String> keys) {
         if (!handedOut.isEmpty()) throw new IllegalStateException("onHost must be set before any tensor is taken");
@@ -200,8 +200,7 @@ public final class Weights {
         boolean sameType = Ops.same(stored.scalar_type(), dtype);
         boolean sameDevice = stored.device().type().value == target.type().value
                 && (!target.has_index() || stored.device().index() == target.index());
-        Tensor result = sameType && sameDevice ? stored : stored.to(target, dtype, false, false, new MemoryFormatOptional());
-        return host && device.type().value == torch.DeviceType.CUDA.value ? result.pin_memory() : result;
+        return sameType && sameDevice ? stored : stored.to(target, dtype, false, false, new MemoryFormatOptional());
     }
 
     private static Tensor placeholder(ScalarType dtype, long... shape) {

@@ -13,7 +13,8 @@ import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * Block swap: the ten Linear weights of the last N blocks live in host memory (pinned on CUDA);
+ * Block swap: the ten Linear weights of the last N blocks live in host memory (pinned on CUDA, in
+ * place, so the model's parameter map and Linears keep pointing at them);
  * before such a block computes, its weights are copied into one of min(N, 2) device slots, and
  * while it computes the next swapped block is copied into the other slot. Every other tensor of a
  * swapped block (biases, norms, modulation) stays on the device. The host tensors are the model's
@@ -62,6 +63,8 @@ final class BlockSwap implements AutoCloseable {
             List<Tensor> stored = new ArrayList<>();
             for (Linear l : linears(b)) stored.addAll(List.of(l.storedTensors()));
             Tensor[] hostTensors = stored.toArray(Tensor[]::new);
+            if (device.type().value == torch.DeviceType.CUDA.value)   // page-locked, so the copies run asynchronously
+                for (Tensor t : hostTensors) if (!t.is_pinned()) t.set_(t.pin_memory());
             int slot = k % n;
             if (slots[slot] == null) {
                 slots[slot] = new Tensor[hostTensors.length];

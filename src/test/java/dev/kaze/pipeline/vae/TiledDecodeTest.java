@@ -59,21 +59,21 @@ class TiledDecodeTest {
     @Test
     void tiledDecodeIsTheNormalisedBlendOfIndependentlyDecodedTiles() {
         try (PointerScope scope = new PointerScope()) {
-            Tensor latent = vae.encode(smoothVideo(5, 96, 128));                               // [1, 16, 2, 12, 16]
-            DecodeTiling t = new DecodeTiling(8, 4);
-            Tensor tiled = vae.decode(latent, t);                                              // [1, 3, 5, 96, 128]
-            List<Long> ys = t.starts(12), xs = t.starts(16);
-            assertThat(ys).containsExactly(0L, 4L);
-            assertThat(xs).containsExactly(0L, 4L, 8L);
+            Tensor latent = vae.encode(smoothVideo(5, 64, 96));                                // [1, 16, 2, 8, 12]
+            DecodeTiling t = new DecodeTiling(6, 2);
+            Tensor tiled = vae.decode(latent, t);                                              // [1, 3, 5, 64, 96]
+            List<Long> ys = t.starts(8), xs = t.starts(12);
+            assertThat(ys).containsExactly(0L, 2L);
+            assertThat(xs).containsExactly(0L, 4L, 6L);
             Tensor acc = torch.zeros(tiled.sizes().vec().get(), new TensorOptions(torch.ScalarType.Float));
-            Tensor sum = torch.zeros(new long[]{1, 1, 1, 96, 128}, new TensorOptions(torch.ScalarType.Float));
+            Tensor sum = torch.zeros(new long[]{1, 1, 1, 64, 96}, new TensorOptions(torch.ScalarType.Float));
             for (int j = 0; j < ys.size(); j++)
                 for (int i = 0; i < xs.size(); i++) {
-                    Tensor own = vae.decode(latent.narrow(3, ys.get(j), 8).narrow(4, xs.get(i), 8).contiguous()); // [1, 3, 5, 64, 64]
-                    Tensor wy = weights(t.axisWeights(ys, j, 12, 8)).view(-1, 1), wx = weights(t.axisWeights(xs, i, 16, 8)).view(1, -1);
-                    Tensor w = wy.mul(wx).view(1, 1, 1, 64, 64);
-                    acc.narrow(3, ys.get(j) * 8, 64).narrow(4, xs.get(i) * 8, 64).add_(own.mul(w));
-                    sum.narrow(3, ys.get(j) * 8, 64).narrow(4, xs.get(i) * 8, 64).add_(w);
+                    Tensor own = vae.decode(latent.narrow(3, ys.get(j), 6).narrow(4, xs.get(i), 6).contiguous()); // [1, 3, 5, 48, 48]
+                    Tensor wy = weights(t.axisWeights(ys, j, 8, 8)).view(-1, 1), wx = weights(t.axisWeights(xs, i, 12, 8)).view(1, -1);
+                    Tensor w = wy.mul(wx).view(1, 1, 1, 48, 48);
+                    acc.narrow(3, ys.get(j) * 8, 48).narrow(4, xs.get(i) * 8, 48).add_(own.mul(w));
+                    sum.narrow(3, ys.get(j) * 8, 48).narrow(4, xs.get(i) * 8, 48).add_(w);
                 }
             Tensor expected = acc.div(sum);
             double diff = tiled.sub(expected).abs().max().item_double();
@@ -86,14 +86,13 @@ class TiledDecodeTest {
      * Close to the untiled decode, not equal: a tile's convolutions see zero padding at its inner
      * edges, and the decoder's middle attention sees only the tile, so every output pixel within the
      * decoder's receptive field of an inner edge changes. The fixture VAE has random weights, which
-     * makes this far larger than with the trained Wan VAE; the bounds are about twice what was measured
-     * (mean abs error and the share of values off by more than 0.1).
+     * makes this far larger than with the trained Wan VAE; the bounds are about twice what was measured.
      */
     @Test
     void tiledDecodeStaysCloseToUntiledDecode() {
         try (PointerScope scope = new PointerScope()) {
-            Tensor latent = vae.encode(smoothVideo(5, 96, 256));                               // [1, 16, 2, 12, 32]
-            Tensor whole = vae.decode(latent);                                                 // [1, 3, 5, 96, 256]
+            Tensor latent = vae.encode(smoothVideo(1, 96, 256));                               // [1, 16, 1, 12, 32]
+            Tensor whole = vae.decode(latent);                                                 // [1, 3, 1, 96, 256]
             Tensor tiled = vae.decode(latent, new DecodeTiling(20, 8));                        // x: tiles at 0 and 12
             Tensor err = tiled.sub(whole).abs();
             double max = err.max().item_double(), mean = err.mean().item_double();
@@ -101,6 +100,7 @@ class TiledDecodeTest {
             System.out.printf("tiled decode (20/8) vs untiled: max abs err %.3e, mean abs err %.3e, share of values off by > 0.1 %.3e, mean |untiled| %.3e%n",
                     max, mean, over01, whole.abs().mean().item_double());
             assertThat(over01).as("share of values off by more than 0.1").isLessThan(OVER_01);
+            assertThat(max).as("max abs error").isLessThan(MAX_ERR);
             assertThat(torch.equal(tiled, whole)).as("tiling really ran").isFalse();
             assertThat(mean).as("mean abs error").isLessThan(MEAN_ERR);
             assertThat(torch.equal(vae.decode(latent, new DecodeTiling(32, 4)), whole)).as("one tile is the untiled decode").isTrue();
@@ -123,7 +123,7 @@ class TiledDecodeTest {
         return a.mul(b).mul(new org.bytedeco.pytorch.Scalar(0.9));                        // [1, 3, t, h, w]
     }
 
-    // measured (CPU, float32): mean abs error 2.6e-2, 7.4 % of values off by more than 0.1, max 0.90 (a few
-    // saturated pixels near the inner tile edge; not bounded here, as a single pixel may flip between ±1)
-    static final double MEAN_ERR = 0.05, OVER_01 = 0.15;
+    // measured (CPU, float32, one frame of 96x256, tiles 20/8): mean abs error 1.5e-2, 3.5 % of values off by
+    // more than 0.1, max 0.47 (output range [-1, 1]); the bounds are about twice that
+    static final double MEAN_ERR = 0.03, OVER_01 = 0.07, MAX_ERR = 1.0;
 }
