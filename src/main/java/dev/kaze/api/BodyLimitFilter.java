@@ -12,6 +12,8 @@ import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -21,21 +23,25 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class BodyLimitFilter implements WebFilter, Ordered {
     private final long maxBytes;
-    private final long uploadMaxBytes;
+    private final Map<String, Upload> uploads;
     private final ProblemWriter problems;
 
-    public BodyLimitFilter(long maxBytes, ProblemWriter problems) { this(maxBytes, maxBytes, problems); }
+    /** A path whose POST body streams to disk, with its own limit and the property that sets it. */
+    public record Upload(String path, long maxBytes, String what, String property) {}
 
-    /** uploadMaxBytes: the limit for LoRA uploads ({@code POST /v1/loras}), which stream to disk. */
-    public BodyLimitFilter(long maxBytes, long uploadMaxBytes, ProblemWriter problems) {
+    public BodyLimitFilter(long maxBytes, ProblemWriter problems) { this(maxBytes, List.of(), problems); }
+
+    /** uploads: the paths ({@code POST /v1/loras}, {@code POST /v1/trainings}) whose files stream to disk. */
+    public BodyLimitFilter(long maxBytes, List<Upload> uploads, ProblemWriter problems) {
         this.maxBytes = maxBytes;
-        this.uploadMaxBytes = uploadMaxBytes;
+        this.uploads = uploads.stream().collect(java.util.stream.Collectors.toUnmodifiableMap(Upload::path, u -> u));
         this.problems = problems;
     }
 
-    static boolean isUpload(ServerWebExchange exchange) {
-        return exchange.getRequest().getMethod() == org.springframework.http.HttpMethod.POST
-                && exchange.getRequest().getPath().pathWithinApplication().value().equals(LoraController.PATH);
+    /** The upload limit of this request's path, or null when the request is not an upload. */
+    private Upload upload(ServerWebExchange exchange) {
+        if (exchange.getRequest().getMethod() != org.springframework.http.HttpMethod.POST) return null;
+        return uploads.get(exchange.getRequest().getPath().pathWithinApplication().value());
     }
 
     @Override public int getOrder() { return -200; }
@@ -45,17 +51,17 @@ public final class BodyLimitFilter implements WebFilter, Ordered {
                 "the body is larger than " + maxBytes + " bytes; a video request is a small JSON object");
     }
 
-    static ApiException uploadTooLarge(long maxBytes) {
+    static ApiException uploadTooLarge(Upload u) {
         return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "payload-too-large",
-                "the upload is larger than " + maxBytes + " bytes, this server's limit for a LoRA file (kaze.limits.lora-upload-max)");
+                "the upload is larger than " + u.maxBytes() + " bytes, this server's limit for " + u.what() + " (" + u.property() + ")");
     }
 
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-        boolean upload = isUpload(exchange);
-        long maxBytes = upload ? uploadMaxBytes : this.maxBytes;
+        Upload upload = upload(exchange);
+        long maxBytes = upload != null ? upload.maxBytes() : this.maxBytes;
         long declared = exchange.getRequest().getHeaders().getContentLength();
-        if (declared > maxBytes) return problems.write(exchange, upload ? uploadTooLarge(maxBytes) : tooLarge(maxBytes));
+        if (declared > maxBytes) return problems.write(exchange, upload != null ? uploadTooLarge(upload) : tooLarge(maxBytes));
         AtomicLong seen = new AtomicLong();
         ServerHttpRequestDecorator limited = new ServerHttpRequestDecorator(exchange.getRequest()) {
             @Override

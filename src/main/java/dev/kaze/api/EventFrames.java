@@ -8,7 +8,7 @@ import tools.jackson.databind.node.ObjectNode;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * One event as every channel sends it: {@code {"video_id","seq","type","at","data"}}. A live event reaches every
+ * One event as every channel sends it: {@code {"video_id","seq","type","at","data"}} ({@code training_id} for trainings). A live event reaches every
  * subscriber of its job as the same {@link JobEvent}, so its frame is rendered once and shared: a small fixed table of
  * recently rendered frames, indexed by job and seq (a slot holds one frame; a colliding event replaces it).
  */
@@ -37,7 +37,7 @@ final class EventFrames {
 
     private static String render(JobEvent e) {
         ObjectNode n = JSON.createObjectNode();
-        n.put("video_id", e.jobId());
+        n.put(dev.kaze.jobs.JobKind.ofId(e.jobId()) == dev.kaze.jobs.JobKind.TRAINING ? "training_id" : "video_id", e.jobId());
         n.put("seq", e.seq());
         n.put("type", e.type());
         n.put("at", e.at().toString());

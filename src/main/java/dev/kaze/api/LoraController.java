@@ -67,7 +67,7 @@ public class LoraController {
     private static final String SUFFIX = ".safetensors";
 
     private final ModelInfo model;
-    private final long uploadMaxBytes;
+    private final BodyLimitFilter.Upload uploadLimit;
     private final Object moves = new Object();
     /** SHA-256 of each file by path, kept while its size and modification time stay the same. */
     private final Map<Path, Hashed> hashes = new ConcurrentHashMap<>();
@@ -76,7 +76,12 @@ public class LoraController {
 
     public LoraController(ModelInfo model, KazeProperties props) {
         this.model = model;
-        this.uploadMaxBytes = props.limits().loraUploadMax().toBytes();
+        this.uploadLimit = upload(props);
+    }
+
+    /** The size limit of a LoRA upload. */
+    public static BodyLimitFilter.Upload upload(KazeProperties props) {
+        return new BodyLimitFilter.Upload(PATH, props.limits().loraUploadMax().toBytes(), "a LoRA file", "kaze.limits.lora-upload-max");
     }
 
     private static <T> Mono<T> blocking(Callable<T> call) {
@@ -187,7 +192,7 @@ public class LoraController {
                     return all.map(PartEvent::content).doOnNext(DataBufferUtils::release).then();
                 }))
                 .then(blocking(() -> accept(tmp, name.get(), filename.get(), replace)))
-                .onErrorMap(DataBufferLimitException.class, e -> BodyLimitFilter.uploadTooLarge(uploadMaxBytes))
+                .onErrorMap(DataBufferLimitException.class, e -> BodyLimitFilter.uploadTooLarge(uploadLimit))
                 .doFinally(signal -> {
                     try {
                         Files.deleteIfExists(tmp);

@@ -3,6 +3,7 @@ package dev.kaze.api;
 import dev.kaze.jobs.Job;
 import dev.kaze.jobs.JobEvent;
 import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobKind;
 import dev.kaze.jobs.JobPage;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStatus;
@@ -168,7 +169,12 @@ public class VideoController {
                     .map(form -> (JsonNode) VideoCreateRequest.fromForm(form));
         if (!(type.getType().equals("application") && (type.getSubtype().equals("json") || type.getSubtype().endsWith("+json"))))
             return Mono.error(unsupported("Content-Type " + FieldError.clip(type.toString(), 100) + " is not accepted"));
-        return org.springframework.core.io.buffer.DataBufferUtils.join(exchange.getRequest().getBody(), MAX_BODY_BYTES)
+        return jsonBody(exchange, MAX_BODY_BYTES);
+    }
+
+    /** The request body as strict JSON, at most maxBytes (413 beyond); an empty body is a 400. */
+    static Mono<JsonNode> jsonBody(ServerWebExchange exchange, int maxBytes) {
+        return org.springframework.core.io.buffer.DataBufferUtils.join(exchange.getRequest().getBody(), maxBytes)
                 .map(buffer -> {
                     try {
                         byte[] bytes = new byte[buffer.readableByteCount()];
@@ -178,7 +184,7 @@ public class VideoController {
                         org.springframework.core.io.buffer.DataBufferUtils.release(buffer);
                     }
                 })
-                .onErrorMap(org.springframework.core.io.buffer.DataBufferLimitException.class, e -> BodyLimitFilter.tooLarge(MAX_BODY_BYTES))
+                .onErrorMap(org.springframework.core.io.buffer.DataBufferLimitException.class, e -> BodyLimitFilter.tooLarge(maxBytes))
                 .defaultIfEmpty(new byte[0])
                 .map(VideoController::parseJson);
     }
@@ -240,7 +246,7 @@ public class VideoController {
     @GetMapping("/{id}")
     public Mono<ObjectNode> get(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
-        return blocking(() -> view(queue.get(caller.owner(), checkId(id))));
+        return blocking(() -> view(queue.get(caller.owner(), checkId(id), JobKind.VIDEO)));
     }
 
     /** A query parameter given at most once (absent: null; {@code ?name} without a value: ""). */
@@ -288,28 +294,37 @@ public class VideoController {
                 // neither one of the caller's video ids nor a cursor this server gave (or one decoding out of range)
                 throw ValidationException.of("after", "is neither the id of one of your videos nor a cursor this server gave");
             }
-            ObjectNode out = JSON.createObjectNode().put("object", "list");
-            var data = out.putArray("data");
-            page.jobs().forEach(j -> data.add(view(j)));
-            if (page.jobs().isEmpty()) { out.putNull("first_id"); out.putNull("last_id"); }
-            else { out.put("first_id", page.jobs().getFirst().id()); out.put("last_id", page.jobs().getLast().id()); }
-            out.put("has_more", page.nextCursor() != null);
-            if (page.nextCursor() != null) out.put("next_cursor", page.nextCursor()); else out.putNull("next_cursor");
-            return out;
+            return listPage(page, this::view);
         });
+    }
+
+    /** A page of jobs as a list object: {@code data}, {@code first_id}, {@code last_id}, {@code has_more}, {@code next_cursor}. */
+    static ObjectNode listPage(JobPage page, java.util.function.Function<Job, ObjectNode> view) {
+        ObjectNode out = JSON.createObjectNode().put("object", "list");
+        var data = out.putArray("data");
+        page.jobs().forEach(j -> data.add(view.apply(j)));
+        if (page.jobs().isEmpty()) { out.putNull("first_id"); out.putNull("last_id"); }
+        else { out.put("first_id", page.jobs().getFirst().id()); out.put("last_id", page.jobs().getLast().id()); }
+        out.put("has_more", page.nextCursor() != null);
+        if (page.nextCursor() != null) out.put("next_cursor", page.nextCursor()); else out.putNull("next_cursor");
+        return out;
     }
 
     @PostMapping("/{id}/cancel")
     public Mono<ObjectNode> cancel(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
-        return blocking(() -> view(queue.cancel(caller.owner(), checkId(id))));
+        return blocking(() -> {
+            queue.get(caller.owner(), checkId(id), JobKind.VIDEO);
+            return view(queue.cancel(caller.owner(), id));
+        });
     }
 
     @DeleteMapping("/{id}")
     public Mono<ObjectNode> delete(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
         return blocking(() -> {
-            queue.delete(caller.owner(), checkId(id));
+            queue.get(caller.owner(), checkId(id), JobKind.VIDEO);
+            queue.delete(caller.owner(), id);
             return JSON.createObjectNode().put("id", id).put("object", "video.deleted").put("deleted", true);
         });
     }
@@ -328,7 +343,7 @@ public class VideoController {
         }
         String v = variant;
         return blocking(() -> {
-            Job job = queue.get(caller.owner(), checkId(id));
+            Job job = queue.get(caller.owner(), checkId(id), JobKind.VIDEO);
             if (job.status() != JobStatus.COMPLETED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-ready", "video " + id + " is " + VideoObject.status(job.status())
                         + "; its content is available once it is completed");
@@ -376,7 +391,7 @@ public class VideoController {
                                              @RequestParam(required = false) String after) {
         Caller caller = Caller.of(exchange);
         long from = lastEventId != null ? EventFrames.after(lastEventId, "Last-Event-ID") : EventFrames.after(after, "after");
-        return blocking(() -> queue.get(caller.owner(), checkId(id)))
+        return blocking(() -> queue.get(caller.owner(), checkId(id), JobKind.VIDEO))
                 .flatMapMany(job -> events.stream(job.id(), from))
                 .map(e -> ServerSentEvent.builder(EventFrames.json(e)).id(Long.toString(e.seq())).event(e.type()).build());
     }

@@ -111,17 +111,8 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         int priority = f.integer("priority", -10, 10) instanceof Integer p ? p : 0;
         Guidance guidance = guidance(body.get("guidance"), errors);
         List<GenerateRequest.LoraRef> loras = loras(body.get("loras"), errors);
-        String webhookJson = webhook(body.get("webhook"), errors);
-        String metadataJson = null;
-        JsonNode metadata = body.get("metadata");
-        if (metadata != null && !metadata.isNull()) {
-            String bad;
-            if (!metadata.isObject()) errors.add(new FieldError("metadata", "must be a JSON object"));
-            else if (metadata.toString().getBytes(StandardCharsets.UTF_8).length > MAX_METADATA_BYTES)
-                errors.add(new FieldError("metadata", "at most " + MAX_METADATA_BYTES + " bytes"));
-            else if ((bad = storable(metadata, 0)) != null) errors.add(new FieldError("metadata", bad));
-            else metadataJson = metadata.toString();
-        }
+        String webhookJson = webhook(body.get("webhook"), WEBHOOK_EVENTS, errors);
+        String metadataJson = metadata(body.get("metadata"), errors);
         GenerateRequest request = null;
         if (errors.isEmpty()) {
             try {
@@ -218,7 +209,20 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         return refs;
     }
 
-    private static String webhook(JsonNode w, List<FieldError> errors) {
+    /** The caller's metadata object as JSON to store, or null; problems go to errors. */
+    static String metadata(JsonNode metadata, List<FieldError> errors) {
+        if (metadata == null || metadata.isNull()) return null;
+        String bad;
+        if (!metadata.isObject()) errors.add(new FieldError("metadata", "must be a JSON object"));
+        else if (metadata.toString().getBytes(StandardCharsets.UTF_8).length > MAX_METADATA_BYTES)
+            errors.add(new FieldError("metadata", "at most " + MAX_METADATA_BYTES + " bytes"));
+        else if ((bad = storable(metadata, 0)) != null) errors.add(new FieldError("metadata", bad));
+        else return metadata.toString();
+        return null;
+    }
+
+    /** A webhook object ({@code url}, {@code events} from known) as JSON to store, or null; problems go to errors. */
+    static String webhook(JsonNode w, Set<String> known, List<FieldError> errors) {
         if (w == null || w.isNull()) return null;
         if (!w.isObject() || !w.has("url") || !w.get("url").isString()) {
             errors.add(new FieldError("webhook", "must be an object with a url"));
@@ -239,8 +243,8 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         if (ev != null && !ev.isNull()) {
             if (!ev.isArray()) errors.add(new FieldError("webhook.events", "must be an array of event names"));
             else for (JsonNode e : ev) {
-                if (!e.isString() || !WEBHOOK_EVENTS.contains(e.asString()))
-                    errors.add(new FieldError("webhook.events", "unknown event " + FieldError.clip(e.toString(), 60) + " (known: " + WEBHOOK_EVENTS + ")"));
+                if (!e.isString() || !known.contains(e.asString()))
+                    errors.add(new FieldError("webhook.events", "unknown event " + FieldError.clip(e.toString(), 60) + " (known: " + known + ")"));
                 else events.add(e.asString());
             }
         }

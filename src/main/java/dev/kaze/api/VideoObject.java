@@ -40,6 +40,18 @@ final class VideoObject {
         }
     }
 
+    /** OpenAI's {@code error} ({@code code}, {@code message}) with the stored problem beside them, or null. */
+    static void putError(ObjectNode n, Job job) {
+        if (job.errorJson() != null) {
+            JsonNode problem = JSON.readTree(job.errorJson());
+            ObjectNode error = n.putObject("error");
+            String type = problem.path("type").asString("");
+            error.put("code", type.substring(type.lastIndexOf('/') + 1));
+            error.put("message", problem.path("detail").asString(""));
+            error.set("problem", problem);
+        } else n.putNull("error");
+    }
+
     static ObjectNode of(Job job, Integer queuePosition, Long etaSeconds) {
         JsonNode resolved = job.resolvedJson() == null ? JSON.createObjectNode() : JSON.readTree(job.resolvedJson());
         ObjectNode n = JSON.createObjectNode();
@@ -56,14 +68,7 @@ final class VideoObject {
         if (job.completedAt() != null) n.put("completed_at", job.completedAt().getEpochSecond()); else n.putNull("completed_at");
         n.putNull("expires_at");
         n.putNull("remixed_from_video_id");
-        if (job.errorJson() != null) {
-            JsonNode problem = JSON.readTree(job.errorJson());
-            ObjectNode error = n.putObject("error");
-            String type = problem.path("type").asString("");
-            error.put("code", type.substring(type.lastIndexOf('/') + 1));
-            error.put("message", problem.path("detail").asString(""));
-            error.set("problem", problem);
-        } else n.putNull("error");
+        putError(n, job);
         // Kaze's fields
         n.put("stage", job.stage());
         n.put("step", job.step());

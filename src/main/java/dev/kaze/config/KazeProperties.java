@@ -24,6 +24,7 @@ import java.util.List;
 public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
                              @DefaultValue Auth auth, @DefaultValue Limits limits, @DefaultValue Cors cors,
                              @DefaultValue Worker worker, @DefaultValue Webhooks webhooks, @DefaultValue Dit dit,
+                             @DefaultValue Training training,
                              @DefaultValue("24GiB") String deviceMemoryBudget, @DefaultValue TextEncoder textEncoder) {
 
     public KazeProperties {
@@ -71,6 +72,25 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                 default -> throw new IllegalArgumentException("kaze.text-encoder.placement is '" + placement + "'; use cpu or device");
             };
         }
+    }
+
+    /**
+     * LoRA training ({@code POST /v1/trainings}).
+     *
+     * @param datasetsRoot      datasets named by directory must lie under this one (default {@code <data dir>/datasets})
+     * @param uploadMax         the largest dataset archive an upload may be (streamed to disk)
+     * @param archiveMaxEntries the most entries an archive may hold
+     * @param archiveMaxBytes   the most bytes an archive may unpack to (counted while unpacking, not as declared)
+     * @param archiveMaxRatio   the largest unpacked/packed ratio of one entry (stops zip bombs early)
+     */
+    public record Training(Path datasetsRoot, @DefaultValue("8GB") org.springframework.util.unit.DataSize uploadMax,
+                           @DefaultValue("100000") int archiveMaxEntries,
+                           @DefaultValue("64GB") org.springframework.util.unit.DataSize archiveMaxBytes,
+                           @DefaultValue("200") int archiveMaxRatio) {}
+
+    /** Where datasets named by directory live. */
+    public Path datasetsRoot() {
+        return training.datasetsRoot() != null ? training.datasetsRoot() : dataDir.resolve("datasets");
     }
 
     /**
@@ -129,11 +149,12 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param maxQueued       jobs waiting in the whole queue before submissions get 429
      * @param perKeyQueued    queued or running jobs one key may have
      * @param readTimeout     the longest pause while a request body arrives before the answer is 408
-     * @param requestTimeout  the longest a whole request body may take to arrive before the answer is 408
+     * @param requestTimeout  the longest a whole request body may take to arrive before the answer is 408 (long enough
+     *                        for multi-GB LoRA and dataset uploads; readTimeout cuts off stalled bodies)
      * @param loraUploadMax   the largest LoRA file {@code POST /v1/loras} accepts (streamed to disk, never held in memory)
      */
     public record Limits(@DefaultValue("1000") int maxQueued, @DefaultValue("50") int perKeyQueued,
-                         @DefaultValue("10s") java.time.Duration readTimeout, @DefaultValue("30s") java.time.Duration requestTimeout,
+                         @DefaultValue("10s") java.time.Duration readTimeout, @DefaultValue("30m") java.time.Duration requestTimeout,
                          @DefaultValue("2GB") org.springframework.util.unit.DataSize loraUploadMax) {}
 
     public record Cors(List<String> allowedOrigins) {

@@ -8,7 +8,10 @@ import dev.kaze.api.ProblemErrorHandler;
 import dev.kaze.api.ProblemWriter;
 import dev.kaze.api.ValidationException;
 import dev.kaze.api.VideoController;
-import dev.kaze.api.VideoEventsSocket;
+import dev.kaze.api.JobEventsSocket;
+import dev.kaze.api.LoraController;
+import dev.kaze.api.TrainingController;
+import dev.kaze.jobs.JobKind;
 import dev.kaze.api.WireProblemHandler;
 import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.http.HttpStatus;
@@ -179,7 +182,10 @@ public class ServiceConfig implements WebFluxConfigurer {
 
     /** One body size limit for every request, answered 413 as a problem. */
     @Bean
-    BodyLimitFilter bodyLimitFilter(ProblemWriter problems) { return new BodyLimitFilter(VideoController.MAX_BODY_BYTES, props.limits().loraUploadMax().toBytes(), problems); }
+    BodyLimitFilter bodyLimitFilter(ProblemWriter problems) {
+        return new BodyLimitFilter(VideoController.MAX_BODY_BYTES,
+                List.of(LoraController.upload(props), TrainingController.upload(props)), problems);
+    }
 
     /** Errors that escape the controllers (filters, codecs, handler mappings) as problem details too. */
     @Bean
@@ -212,7 +218,9 @@ public class ServiceConfig implements WebFluxConfigurer {
 
     @Bean
     HandlerMapping videoEventsSocketMapping(JobQueue queue, JobEvents events, ApiKeyFilter keys) {
-        SimpleUrlHandlerMapping mapping = new SimpleUrlHandlerMapping(Map.of("/v1/videos/*/events", new VideoEventsSocket(queue, events, keys)), -1) {
+        SimpleUrlHandlerMapping mapping = new SimpleUrlHandlerMapping(Map.of(
+                "/v1/videos/*/events", new JobEventsSocket(JobKind.VIDEO, queue, events, keys),
+                "/v1/trainings/*/events", new JobEventsSocket(JobKind.TRAINING, queue, events, keys)), -1) {
             @Override
             public Mono<Object> getHandlerInternal(ServerWebExchange exchange) {
                 // only WebSocket upgrades; the same path with Accept: text/event-stream is the SSE endpoint

@@ -118,6 +118,10 @@ public final class DeviceWorker implements AutoCloseable {
     }
 
     private void runJob(WanPipeline pipeline, Job job) {
+        if (job.kind() == JobKind.TRAINING) {
+            runTraining(pipeline, job);
+            return;
+        }
         String id = job.id();
         JobStore store = queue.store();
         try {
@@ -147,6 +151,32 @@ public final class DeviceWorker implements AutoCloseable {
             log.warn("job {} failed: {}", id, e.getMessage(), e);
             queue.forget(id);
             store.fail(id, problem("generation-failed", "Generation failed", e.getMessage()));
+            record("failed", job);
+        }
+    }
+
+    private void runTraining(WanPipeline pipeline, Job job) {
+        String id = job.id();
+        try {
+            TrainingRunner.Outcome outcome = new TrainingRunner(queue, () -> running).run(pipeline, job);
+            queue.forget(id);
+            switch (outcome) {
+                case COMPLETED -> record("completed", job);
+                case CANCELLED -> record("cancelled", job);
+                case INTERRUPTED -> log.info("training {} was interrupted by the shutdown; it resumes from its state at the next start", id);
+            }
+        } catch (JobNotFoundException e) {
+            throw e;
+        } catch (dev.kaze.training.DatasetConfigException | dev.kaze.training.DatasetMediaException
+                 | dev.kaze.training.DatasetCheckException e) {
+            log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
+            queue.forget(id);
+            queue.store().fail(id, problem("invalid-dataset", "The dataset cannot be used", e.getMessage(), 422));
+            record("failed", job);
+        } catch (RuntimeException | Error e) {
+            log.warn("training {} failed: {}", id, e.getMessage(), e);
+            queue.forget(id);
+            queue.store().fail(id, problem("training-failed", "Training failed", e.getMessage()));
             record("failed", job);
         }
     }
@@ -198,8 +228,12 @@ public final class DeviceWorker implements AutoCloseable {
     }
 
     static String problem(String type, String title, String detail) {
+        return problem(type, title, detail, 500);
+    }
+
+    static String problem(String type, String title, String detail, int status) {
         return RequestJson.JSON.createObjectNode().put("type", "https://kaze.dev/problems/" + type).put("title", title)
-                .put("status", 500).put("detail", detail == null ? title : detail).toString();
+                .put("status", status).put("detail", detail == null ? title : detail).toString();
     }
 
     /** Reports stages and steps as monotonic progress events with an ETA. */

@@ -165,12 +165,13 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
     }
 
     @Override
-    public JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending) {
+    public JobPage list(String owner, JobKind kind, JobStatus status, String cursor, int limit, boolean ascending) {
         if (limit < 1 || limit > 1000) throw new IllegalArgumentException("limit must be 1..1000, got " + limit);
         Cursor after = cursor == null ? null : cursorOf(owner, cursor);
         String cmp = ascending ? ">" : "<", dir = ascending ? "ASC" : "DESC";
         StringBuilder sql = new StringBuilder("SELECT " + JOB_COLUMNS + " FROM jobs WHERE 1 = 1");
         if (owner != null) sql.append(" AND owner = ?");
+        if (kind != null) sql.append(" AND kind = ?");
         if (status != null) sql.append(" AND status = ?");
         if (after != null) sql.append(" AND (created_at " + cmp + " ? OR (created_at = ? AND id " + cmp + " ?))");
         sql.append(" ORDER BY created_at ").append(dir).append(", id ").append(dir).append(" LIMIT ?");
@@ -179,6 +180,7 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
             try (PreparedStatement ps = tx.c.prepareStatement(sql.toString())) {
                 int i = 1;
                 if (owner != null) ps.setString(i++, owner);
+                if (kind != null) ps.setString(i++, kind.name());
                 if (status != null) ps.setString(i++, status.name());
                 if (after != null) {
                     ps.setObject(i++, utc(after.createdAt()));

@@ -58,16 +58,24 @@ public final class JobQueue {
      */
     public Job submit(String owner, GenerateRequest.Resolved resolved, int priority, String requestJson, String metadataJson,
                       String webhookJson, String idempotencyKey, String requestHash) {
+        return enqueue(new NewJob(JobKind.VIDEO, owner, priority, requestJson, RequestJson.write(resolved, model.id()).toString(),
+                metadataJson, webhookJson, idempotencyKey, requestHash));
+    }
+
+    /**
+     * Queues a job of any kind whose request was already resolved (a training's resolved JSON is its
+     * {@code TrainingSpec}); the same limits as videos apply, and both kinds share the device worker's queue.
+     */
+    public Job enqueue(NewJob job) {
         long depth = store.queueDepth();
         if (depth >= maxQueued)
             throw new QueueFullException("the queue is full (" + depth + " jobs waiting); try again later", 30);
-        long active = store.countActive(owner);
-        if (active >= ownerLimits.getOrDefault(owner, perOwnerActive))
+        long active = store.countActive(job.owner());
+        if (active >= ownerLimits.getOrDefault(job.owner(), perOwnerActive))
             throw new QueueFullException("this API key has " + active + " queued or running jobs, the most it may have; wait for one to finish", 10);
-        Job job = store.create(new NewJob(JobKind.VIDEO, owner, priority, requestJson,
-                RequestJson.write(resolved, model.id()).toString(), metadataJson, webhookJson, idempotencyKey, requestHash));
+        Job created = store.create(job);
         synchronized (wakeUp) { wakeUp.notifyAll(); }
-        return job;
+        return created;
     }
 
     /** Blocks the worker until a submission or the timeout. */
@@ -79,13 +87,25 @@ public final class JobQueue {
         return store.find(id).filter(j -> j.owner().equals(owner)).orElseThrow(() -> new JobNotFoundException(id));
     }
 
+    /** The owner's job of that kind (a training id asked for as a video is not found). */
+    public Job get(String owner, String id, JobKind kind) {
+        Job job = get(owner, id);
+        if (job.kind() != kind) throw new JobNotFoundException(id);
+        return job;
+    }
+
     public JobPage list(String owner, JobStatus status, String cursor, int limit) {
-        return store.list(owner, status, cursor, limit);
+        return list(owner, status, cursor, limit, false);
     }
 
     /** The owner's jobs, oldest first when {@code ascending}; {@code cursor} is a nextCursor or a job id. */
     public JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending) {
-        return store.list(owner, status, cursor, limit, ascending);
+        return store.list(owner, JobKind.VIDEO, status, cursor, limit, ascending);
+    }
+
+    /** As {@link #list(String, JobStatus, String, int, boolean)} for jobs of {@code kind}. */
+    public JobPage list(String owner, JobKind kind, JobStatus status, String cursor, int limit, boolean ascending) {
+        return store.list(owner, kind, status, cursor, limit, ascending);
     }
 
     /** Cancels a queued job at once, asks a running one to stop after its current step; idempotent. */
@@ -117,7 +137,7 @@ public final class JobQueue {
         deleteFiles(jobDir(id));
     }
 
-    static void deleteFiles(Path dir) {
+    public static void deleteFiles(Path dir) {
         if (!Files.exists(dir)) return;
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);

@@ -32,7 +32,12 @@ public interface JobStore {
      * As {@link #list(String, JobStatus, String, int)}, oldest first when {@code ascending}. {@code cursor} may also
      * be the id of one of {@code owner}'s jobs (OpenAI's {@code after}): the page starts after that job.
      */
-    JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending);
+    default JobPage list(String owner, JobStatus status, String cursor, int limit, boolean ascending) {
+        return list(owner, null, status, cursor, limit, ascending);
+    }
+
+    /** As {@link #list(String, JobStatus, String, int, boolean)}, only jobs of {@code kind} (null: every kind). */
+    JobPage list(String owner, JobKind kind, JobStatus status, String cursor, int limit, boolean ascending);
 
     /**
      * Claims the next QUEUED job: highest priority first, FIFO (created_at, then id) within a priority; sets

@@ -44,20 +44,23 @@ public final class WebhookRelay implements AutoCloseable {
         hook.path("events").forEach(n -> events.add(n.asString()));
         WebhookTarget target = new WebhookTarget(URI.create(hook.get("url").asString()), events, secret);
         ObjectNode body = RequestJson.JSON.createObjectNode();
-        body.put("type", "video." + e.type());
+        String object = job.kind() == JobKind.VIDEO ? "video" : "training";
+        String self = (job.kind() == JobKind.VIDEO ? "/v1/videos/" : "/v1/trainings/") + job.id();
+        body.put("type", object + "." + e.type());
         body.put("timestamp", e.at().toString());
         ObjectNode data = body.putObject("data");
         data.put("id", job.id());
-        data.put("object", "video");
+        data.put("object", object);
         data.put("seq", e.seq());
         data.put("event", e.type());
         data.put("status", job.status().name().toLowerCase());
         data.set("event_data", e.dataJson() == null || e.dataJson().isBlank() ? RequestJson.JSON.createObjectNode() : RequestJson.JSON.readTree(e.dataJson()));
         if (job.metadataJson() != null) data.set("metadata", RequestJson.JSON.readTree(job.metadataJson()));
-        if (e.type().equals("completed")) {
-            data.put("content_url", "/v1/videos/" + job.id() + "/content");
-            data.put("thumbnail_url", "/v1/videos/" + job.id() + "/content?variant=thumbnail");
+        if (e.type().equals("completed") && job.kind() == JobKind.VIDEO) {
+            data.put("content_url", self + "/content");
+            data.put("thumbnail_url", self + "/content?variant=thumbnail");
         }
+        if (e.type().equals("completed") && job.kind() == JobKind.TRAINING) data.put("files_url", self + "/files");
         dispatcher.enqueue(target, new WebhookMessage("msg_" + job.id() + "_" + e.seq(), job.id(), e.seq(), e.type(), body.toString()));
     }
 

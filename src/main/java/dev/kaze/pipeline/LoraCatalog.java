@@ -34,6 +34,37 @@ public final class LoraCatalog {
         }
     }
 
+    /**
+     * Copies a LoRA file into the catalog under {@code name}, atomically (a video request sees the
+     * whole file or none). Returns false, copying nothing, when the name is taken and not {@code replace}.
+     */
+    public synchronized boolean add(Path file, String name, boolean replace) {
+        new GenerateRequest.LoraRef(name, 1.0);   // validates the name
+        if (dir == null) throw new IllegalStateException("this model has no LoRA directory to add '" + name + "' to");
+        Path target = dir.resolve(name + ".safetensors").normalize();
+        if (!target.getParent().equals(dir)) throw new IllegalArgumentException("LoRA name '" + name + "' points outside the LoRA directory");
+        if (!replace && Files.exists(target)) return false;
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, ".add-", ".tmp");
+            try {
+                Files.copy(file, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                if (replace) Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                else {
+                    Files.createLink(target, tmp);   // fails when the name was taken meanwhile
+                    Files.delete(tmp);
+                }
+                return true;
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                return false;
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot add LoRA '" + name + "' to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Names of every LoRA in the directory, sorted. */
     public List<String> names() {
         if (dir == null || !Files.isDirectory(dir)) return List.of();

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The training items of one dataset: media listed ({@link DatasetMedia}), probed, bucketed ({@link BucketSelector})
@@ -27,7 +28,15 @@ public record DatasetItems(Dataset dataset, List<TrainingItem> items, List<Strin
     }
 
     public static DatasetItems build(Dataset dataset, boolean honorVideoBucketFlags) {
-        DatasetMedia.Listing listing = DatasetMedia.list(dataset);
+        return build(dataset, DatasetMedia.list(dataset), DatasetItems::imageSize, VideoClip::probe, honorVideoBucketFlags);
+    }
+
+    /**
+     * The items of {@code listing} (the dataset's media, already found), with the images' sizes and the videos' probes
+     * from the given functions (so a caller that has already read every file need not read them again).
+     */
+    static DatasetItems build(Dataset dataset, DatasetMedia.Listing listing, Function<Path, Size> imageSize,
+                              Function<Path, VideoClip.Info> probe, boolean honorVideoBucketFlags) {
         List<String> notes = new ArrayList<>(listing.skipped());
         List<TrainingItem> items = new ArrayList<>();
         DatasetParams p = dataset.params();
@@ -35,7 +44,7 @@ public record DatasetItems(Dataset dataset, List<TrainingItem> items, List<Strin
         switch (dataset) {
             case ImageDatasetConfig image -> {
                 for (MediaFile f : listing.files()) {
-                    Size size = imageSize(f.path());
+                    Size size = imageSize.apply(f.path());
                     Size bucket = training.select(size);
                     items.add(new TrainingItem(image.index(), f.path(), f.caption(), false, size, bucket, bucket, 0, 1, null));
                 }
@@ -44,7 +53,7 @@ public record DatasetItems(Dataset dataset, List<TrainingItem> items, List<Strin
                 BucketSelector caching = honorVideoBucketFlags ? training : new BucketSelector(p.resolution(), true, false);
                 FrameSettings s = video.frames();
                 for (MediaFile f : listing.files()) {
-                    VideoClip.Info info = VideoClip.probe(f.path());
+                    VideoClip.Info info = probe.apply(f.path());
                     int n = FrameWindows.decimate(info.frameCount(), s.sourceFps()).length;
                     FrameWindows.Plan plan = FrameWindows.plan(n, s);
                     if (!plan.tooShortFor().isEmpty())

@@ -4,6 +4,9 @@ package dev.kaze.training;
 
 import dev.kaze.pipeline.dit.WanDit;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -16,14 +19,25 @@ import static dev.kaze.tensor.Ops.s;
  * sees (1 − t)·x0 + t·noise at timestep t·1000 + 1 and is trained towards noise − x0 with the mean
  * squared error; the LoRA gradients are clipped to a global L2 norm and AdamW takes one step.
  *
- * @param shift       discrete_flow_shift (3.0 in the reference run)
- * @param maxGradNorm max_grad_norm (1.0; 0 turns clipping off)
+ * <p>With gradient checkpointing (musubi's {@code --gradient_checkpointing}, §3.6 of the spec) each
+ * DiT block runs forward without autograd, keeping only its input; the backward pass goes block by
+ * block from the last, recomputing each block with autograd from its saved input and handing the
+ * gradient of that input to the block before. The time/patch embedding and the head run under normal
+ * autograd. Same operations on the same values, so the loss and the LoRA gradients equal those
+ * without checkpointing, while at most one block's activations are held at a time.
+ *
+ * @param shift                 discrete_flow_shift (3.0 in the reference run)
+ * @param maxGradNorm           max_grad_norm (1.0; 0 turns clipping off)
+ * @param gradientCheckpointing gradient_checkpointing: recompute each block in the backward pass
  */
-public record FlowMatchingStep(double shift, double maxGradNorm) {
+public record FlowMatchingStep(double shift, double maxGradNorm, boolean gradientCheckpointing) {
     public FlowMatchingStep {
         if (!(shift > 0)) throw new IllegalArgumentException("discrete_flow_shift must be positive, got " + shift);
         if (!(maxGradNorm >= 0)) throw new IllegalArgumentException("max_grad_norm must be >= 0, got " + maxGradNorm);
     }
+
+    /** Without gradient checkpointing. */
+    public FlowMatchingStep(double shift, double maxGradNorm) { this(shift, maxGradNorm, false); }
 
     /** t in (0, 1) from standard-normal draws z [B]: the shifted logit-normal of timestep_sampling "shift", float32. */
     public Tensor sigmas(Tensor z) {
@@ -51,13 +65,70 @@ public record FlowMatchingStep(double shift, double maxGradNorm) {
             Tensor tb = t.view(-1, 1, 1, 1, 1);                                          // [B, 1, 1, 1, 1]
             Tensor noisy = tb.neg().add(s(1)).mul(latents).add(tb.mul(eps));             // noisy: [B, C, F, H, W]
             Tensor target = eps.sub(latents);                                            // target: [B, C, F, H, W]
-            Tensor pred = f32(dit.forward(noisy, timesteps, context, null, null));       // pred: [B, C, F, H, W]
-            Tensor loss = torch.mse_loss(pred, target, 0).mean();                        // [] (reduction "none", then mean)
-            loss.backward();
+            Tensor loss;
+            if (gradientCheckpointing) {
+                loss = checkpointedLossBackward(dit, noisy, timesteps, context, target);
+            } else {
+                Tensor pred = f32(dit.forward(noisy, timesteps, context, null, null));   // pred: [B, C, F, H, W]
+                loss = torch.mse_loss(pred, target, 0).mean();                           // [] (reduction "none", then mean)
+                loss.backward();
+            }
             Tensor ts = timesteps.to(ScalarType.Double).cpu().contiguous();
             double[] steps = new double[(int) ts.numel()];
             for (int i = 0; i < steps.length; i++) steps[i] = ts.get(i).item_double();
             return new TrainStepResult(steps, loss.item_double(), Double.NaN);
+        }
+    }
+
+    /**
+     * The loss of {@link #lossAndGradients} with its backward pass done block by block (see the class
+     * comment). Each block's forward and recomputation runs in its own pointer scope, so only the block
+     * inputs (one [B, L, C] tensor per block) and the gradient in flight outlive it.
+     */
+    private static Tensor checkpointedLossBackward(WanDit dit, Tensor noisy, Tensor timesteps, Tensor context, Tensor target) {
+        WanDit.Stem stem = dit.stem(noisy, timesteps);                                   // stem.x: [B, L, C]
+        int n = dit.blockCount();
+        Tensor[] inputs = new Tensor[n + 1];   // inputs[i]: block i's input; inputs[n]: the last block's output; each retained here
+        Tensor grad = null;                    // d loss / d inputs[i + 1] while block i is recomputed; retained here
+        try {
+            inputs[0] = stem.x();
+            inputs[0].retainReference();
+            for (int i = 0; i < n; i++) {
+                try (PointerScope block = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+                    Tensor out = dit.block(i, inputs[i], stem, context);                 // out: [B, L, C]
+                    out.retainReference();
+                    inputs[i + 1] = out;
+                }
+            }
+            Tensor last = inputs[n].detach().requires_grad_(true);                       // last: [B, L, C]
+            Tensor pred = f32(dit.head(last, stem));                                      // pred: [B, C, F, H, W]
+            Tensor loss = torch.mse_loss(pred, target, 0).mean();                        // []
+            loss.backward();
+            grad = last.grad().detach();   // grad: [B, L, C]; grad() is a reference into last, detach() an owned handle
+            grad.retainReference();
+            for (int i = n - 1; i >= 0; i--) {
+                Tensor next = null;
+                try (PointerScope block = new PointerScope()) {
+                    Tensor in = inputs[i].detach();                                       // in: [B, L, C]
+                    boolean upstream = i > 0 || stem.x().requires_grad();
+                    if (upstream) in.requires_grad_(true);
+                    Tensor out = dit.block(i, in, stem, context);                         // out: [B, L, C], with autograd
+                    out.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+                    if (upstream) {
+                        next = in.grad().detach();   // owned: in (and its grad field) is freed with this scope
+                        next.retainReference();
+                    }
+                }
+                grad.releaseReference();
+                grad = next;
+                inputs[i + 1].releaseReference();
+                inputs[i + 1] = null;
+            }
+            if (grad != null) stem.x().backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());   // embedding: normal autograd
+            return loss;
+        } finally {
+            if (grad != null) grad.releaseReference();
+            for (Tensor t : inputs) if (t != null) t.releaseReference();
         }
     }
 

@@ -13,19 +13,38 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Trains a LoRA on a loaded model's DiT (no LoRA merged) over pre-encoded samples: per step one
  * sample (each epoch visits every sample once, in an order drawn from (seed, epoch)), noise and the
- * timestep draw from a CPU generator seeded with (seed, step), one {@link FlowMatchingStep}, AdamW.
- * Saves the LoRA in musubi's format (bf16) and a {@link TrainingState} every save_every_n_steps and
- * at the end.
+ * timestep draw from a CPU generator seeded with (seed, step), one {@link FlowMatchingStep} (with
+ * gradient checkpointing when asked), AdamW. An epoch is one pass over the samples (batch size 1), so
+ * max_train_epochs becomes epochs × samples steps.
+ *
+ * <p>Files in the output directory, named as musubi names them:
+ * {@code {output_name}.safetensors} at the end; {@code {output_name}-{epoch:06d}.safetensors} every
+ * save_every_n_epochs epochs but the last; {@code {output_name}-step{step:08d}.safetensors} every
+ * save_every_n_steps steps; a state directory ({@code …-state}, see {@link TrainingState}) beside
+ * each when save_state is on, and {@code {output_name}-state} whenever a stop is requested;
+ * {@code {output_name}.log.jsonl} (one line per step, see {@link TrainingLog}); {@code {output_name}-loss.png}
+ * (the loss curve, rewritten at every save and at the end); {@code sample/} (see {@link TrainingSampler}).
+ * The LoRA carries musubi's {@code ss_*} metadata (§4.4 of the spec) for what this trainer knows;
+ * the caller adds the dataset's ({@code ss_datasets}, {@code ss_sd_model_name}, …) through
+ * {@link #LoraTrainer(WanModel, TrainingArgs, List, Map)}.
  */
 public final class LoraTrainer {
     /** What a run ended with: steps done, the last loss and moving average, the LoRA and state written. */
@@ -34,13 +53,31 @@ public final class LoraTrainer {
     private final WanModel model;
     private final TrainingArgs args;
     private final List<TrainingSample> samples;
+    private final Map<String, String> metadata;
 
     public LoraTrainer(WanModel model, TrainingArgs args, List<TrainingSample> samples) {
+        this(model, args, samples, Map.of());
+    }
+
+    /**
+     * metadata: extra LoRA metadata from the caller (e.g. {@code ss_datasets}, {@code ss_num_train_items}
+     * with repeats, {@code ss_sd_model_name}, {@code ss_vae_name}, {@code ss_training_comment}); it overrides
+     * the trainer's own keys.
+     */
+    public LoraTrainer(WanModel model, TrainingArgs args, List<TrainingSample> samples, Map<String, String> metadata) {
         if (samples.isEmpty()) throw new IllegalArgumentException("no training samples: the dataset produced no items");
         this.model = model;
         this.args = args;
         this.samples = List.copyOf(samples);
+        this.metadata = Map.copyOf(metadata);
+        args.totalSteps(samples.size());   // fails early when epochs × samples is too many steps
     }
+
+    /** Optimizer steps of the whole run (max_train_epochs × samples when epochs are set, else max_train_steps). */
+    public int totalSteps() { return args.totalSteps(samples.size()); }
+
+    /** Epochs of the whole run. */
+    public int totalEpochs() { return args.totalEpochs(samples.size()); }
 
     /** A fresh run from step 0; files go to outputDir. */
     public Result train(Path outputDir, TrainingListener listener) {
@@ -70,73 +107,183 @@ public final class LoraTrainer {
     }
 
     private Result loop(LoraNetwork lora, AdamW adamw, int startStep, ArrayDeque<Double> recent, Path outputDir, TrainingListener listener) {
+        try {
+            Files.createDirectories(outputDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the output directory " + outputDir + ": " + e.getMessage(), e);
+        }
         WanDit base = model.dit(List.of());
-        FlowMatchingStep flow = new FlowMatchingStep(args.discreteFlowShift(), args.maxGradNorm());
-        int n = samples.size();
+        FlowMatchingStep flow = new FlowMatchingStep(args.discreteFlowShift(), args.maxGradNorm(), args.gradientCheckpointing());
+        int n = samples.size(), total = totalSteps(), epochs = totalEpochs();
+        Run run = new Run(lora, adamw, outputDir, listener, new TrainingLog(outputDir.resolve(args.outputName() + ".log.jsonl"), startStep),
+                ThreadLocalRandom.current().nextLong(0, 1L << 31), Instant.now().getEpochSecond());
+        boolean sampling = !args.samplePrompts().isEmpty()
+                && (args.sampleAtFirst() || args.sampleEveryNSteps() > 0 || args.sampleEveryNEpochs() > 0);
         double loss = Double.NaN;
         int done = startStep;
         boolean stopped = false;
         Path loraFile = null, stateDir = null;
-        while (done < args.maxTrainSteps()) {
-            int step = done;
-            int epoch = step / n;
-            int[] order = dataOrder(args.seed(), epoch, n);
-            TrainingSample sample = samples.get(order[step % n]);
-            try (PointerScope scope = new PointerScope()) {
-                Generator gen = torch.make_generator_cpu();
-                gen.set_current_seed(mix(args.seed(), step) & Long.MAX_VALUE);
-                TensorOptions f32 = new TensorOptions(ScalarType.Float);
-                Tensor x0 = sample.latent().unsqueeze(0).to(model.device(), ScalarType.Float);            // x0: [1, C, F, h, w]
-                Tensor noise = torch.randn(x0.sizes().vec().get(), new GeneratorOptional(gen), f32).to(model.device(), ScalarType.Float); // noise: [1, C, F, h, w]
-                Tensor z = torch.randn(new long[]{1}, new GeneratorOptional(gen), f32).to(model.device(), ScalarType.Float);              // z: [1]
-                Tensor context = base.embedContext(sample.context());                                      // context: [1, text_len, C]
-                loss = flow.run(base, lora, adamw, x0, noise, z, context).loss();
-            }
-            done = step + 1;
-            recent.addLast(loss);
-            while (recent.size() > n) recent.removeFirst();
-            double avg = recent.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-            listener.onStep(done, args.maxTrainSteps(), epoch + 1, loss, avg, args.learningRate());
-            stopped = listener.stopRequested() && done < args.maxTrainSteps();
-            boolean last = done == args.maxTrainSteps();
-            if (!last && args.saveEveryNSteps() > 0 && done % args.saveEveryNSteps() == 0) {
-                String stem = args.outputName() + "-step" + String.format("%08d", done);
-                loraFile = saveLora(lora, outputDir.resolve(stem + ".safetensors"), done, epoch, listener);
-                stateDir = saveState(lora, adamw, outputDir.resolve(stem + "-state"), done, recent, listener);
-            }
-            if (last || stopped) {
-                if (last) loraFile = saveLora(lora, outputDir.resolve(args.outputName() + ".safetensors"), done, epoch, listener);
-                stateDir = saveState(lora, adamw, outputDir.resolve(args.outputName() + "-state"), done, recent, listener);
-                if (stopped) break;
+        try (TrainingSampler sampler = sampling ? new TrainingSampler(model, args.parsedSamplePrompts(),
+                outputDir.resolve("sample"), args.outputName(), args.seed()) : null) {
+            if (sampler != null && startStep == 0 && args.sampleAtFirst()) sample(sampler, base, run, 0, 0);
+            while (done < total) {
+                int step = done;
+                int epoch = step / n;
+                int[] order = dataOrder(args.seed(), epoch, n);
+                TrainingSample sample = samples.get(order[step % n]);
+                long began = System.nanoTime();
+                TrainStepResult r;
+                try (PointerScope scope = new PointerScope()) {
+                    Generator gen = torch.make_generator_cpu();
+                    gen.set_current_seed(mix(args.seed(), step) & Long.MAX_VALUE);
+                    TensorOptions f32 = new TensorOptions(ScalarType.Float);
+                    Tensor x0 = sample.latent().unsqueeze(0).to(model.device(), ScalarType.Float);            // x0: [1, C, F, h, w]
+                    Tensor noise = torch.randn(x0.sizes().vec().get(), new GeneratorOptional(gen), f32).to(model.device(), ScalarType.Float); // noise: [1, C, F, h, w]
+                    Tensor z = torch.randn(new long[]{1}, new GeneratorOptional(gen), f32).to(model.device(), ScalarType.Float);              // z: [1]
+                    Tensor context = base.embedContext(sample.context());                                      // context: [1, text_len, C]
+                    r = flow.run(base, lora, adamw, x0, noise, z, context);
+                }
+                loss = r.loss();
+                done = step + 1;
+                recent.addLast(loss);
+                while (recent.size() > n) recent.removeFirst();
+                double avg = recent.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+                run.log.append(new TrainingLog.Entry(done, epoch + 1, loss, avg, args.learningRate(), r.timesteps()[0], r.gradNorm(),
+                        (System.nanoTime() - began) / 1e9));
+                listener.onStep(done, total, epoch + 1, loss, avg, args.learningRate());
+                stopped = listener.stopRequested() && done < total;
+                boolean last = done == total;
+                boolean epochEnd = done % n == 0 || last;
+                int epochNo = epoch + 1;
+                // within the step: step-based sampling and saves
+                boolean sampledByStep = sampler != null && args.sampleEveryNSteps() > 0 && done % args.sampleEveryNSteps() == 0;
+                if (sampledByStep) sample(sampler, base, run, done, -1);
+                if (!last && args.saveEveryNSteps() > 0 && done % args.saveEveryNSteps() == 0) {
+                    String stem = args.outputName() + "-step" + String.format("%08d", done);
+                    loraFile = saveLora(run, outputDir.resolve(stem + ".safetensors"), done, epochNo);
+                    if (args.saveState()) stateDir = saveState(run, outputDir.resolve(stem + "-state"), done, recent);
+                    chart(run);
+                }
+                // at the end of an epoch: epoch-based saves (not after the last epoch, whose LoRA is the final one) and sampling
+                if (epochEnd && !last && args.saveEveryNEpochs() > 0 && epochNo % args.saveEveryNEpochs() == 0) {
+                    String stem = args.outputName() + "-" + String.format("%06d", epochNo);
+                    loraFile = saveLora(run, outputDir.resolve(stem + ".safetensors"), done, epochNo);
+                    if (args.saveState()) stateDir = saveState(run, outputDir.resolve(stem + "-state"), done, recent);
+                    chart(run);
+                }
+                // (musubi's epoch-end call also fires on a step-based match, sampling the same step twice; Kaze samples it once)
+                if (sampler != null && epochEnd && !sampledByStep && args.sampleEveryNEpochs() > 0 && epochNo % args.sampleEveryNEpochs() == 0)
+                    sample(sampler, base, run, done, epochNo);
+                if (last || stopped) {
+                    if (last) loraFile = saveLora(run, outputDir.resolve(args.outputName() + ".safetensors"), done, epochs);
+                    if (stopped || args.saveState()) stateDir = saveState(run, outputDir.resolve(args.outputName() + "-state"), done, recent);
+                    chart(run);
+                    if (stopped) break;
+                }
             }
         }
         double avg = recent.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
         return new Result(done, loss, avg, loraFile, stateDir, stopped);
     }
 
-    private Path saveLora(LoraNetwork lora, Path file, int step, int epoch, TrainingListener listener) {
-        Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("ss_seed", Long.toString(args.seed()));
-        meta.put("ss_steps", Integer.toString(step));
-        meta.put("ss_epoch", Integer.toString(epoch + 1));
-        meta.put("ss_max_train_steps", Integer.toString(args.maxTrainSteps()));
-        meta.put("ss_learning_rate", Double.toString(args.learningRate()));
-        meta.put("ss_discrete_flow_shift", Double.toString(args.discreteFlowShift()));
-        meta.put("ss_max_grad_norm", Double.toString(args.maxGradNorm()));
-        meta.put("ss_output_name", args.outputName());
-        meta.put("ss_num_train_items", Integer.toString(samples.size()));
-        lora.save(file, ScalarType.BFloat16, meta);
-        listener.onSaved(file, false);
+    /** What one run's saves share. */
+    private record Run(LoraNetwork lora, AdamW adamw, Path outputDir, TrainingListener listener, TrainingLog log,
+                       long sessionId, long startedAt) {}
+
+    private void sample(TrainingSampler sampler, WanDit base, Run run, int step, int epoch) {
+        for (Path file : sampler.sample(base, run.lora, step, epoch)) run.listener.onSample(file, step, epoch >= 0 ? epoch : (step - 1) / samples.size() + 1);
+    }
+
+    private void chart(Run run) {
+        LossChart.write(run.log.entries(), args.outputName() + ": loss per step", run.outputDir.resolve(args.outputName() + "-loss.png"));
+    }
+
+    private Path saveLora(Run run, Path file, int step, int epoch) {
+        run.lora.save(file, args.saveDtype(), loraMetadata(run, step, epoch));
+        run.listener.onSaved(file, false);
         return file;
     }
 
-    private Path saveState(LoraNetwork lora, AdamW adamw, Path dir, int done, ArrayDeque<Double> recent, TrainingListener listener) {
+    /** musubi's training metadata (trainer_base._run_training_loop), values as Python's str() writes them. */
+    Map<String, String> loraMetadata(Run run, int step, int epoch) {
+        int n = samples.size();
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("ss_session_id", Long.toString(run.sessionId));
+        meta.put("ss_training_started_at", Long.toString(run.startedAt));
+        meta.put("ss_output_name", args.outputName());
+        meta.put("ss_learning_rate", py(args.learningRate()));
+        meta.put("ss_num_train_items", Integer.toString(n));
+        meta.put("ss_num_batches_per_epoch", Integer.toString(n));
+        meta.put("ss_num_epochs", Integer.toString(totalEpochs()));
+        meta.put("ss_gradient_checkpointing", py(args.gradientCheckpointing()));
+        meta.put("ss_gradient_checkpointing_cpu_offload", "False");
+        meta.put("ss_gradient_accumulation_steps", "1");
+        meta.put("ss_max_train_steps", Integer.toString(totalSteps()));
+        meta.put("ss_lr_warmup_steps", "0");
+        meta.put("ss_lr_scheduler", args.lrScheduler());
+        meta.put("ss_base_model_version", "wan");
+        meta.put("ss_network_module", args.networkModule());
+        meta.put("ss_network_dim", Integer.toString(args.networkDim()));
+        meta.put("ss_network_alpha", py(args.networkAlpha() > 0 ? args.networkAlpha() : args.networkDim()));
+        meta.put("ss_network_dropout", "None");
+        meta.put("ss_mixed_precision", args.mixedPrecision());
+        meta.put("ss_seed", Long.toString(args.seed()));
+        meta.put("ss_training_comment", "None");
+        meta.put("ss_optimizer", "torch.optim.adamw.AdamW");
+        meta.put("ss_max_grad_norm", py(args.maxGradNorm()));
+        meta.put("ss_fp8_base", py(ditIsFloat8()));
+        meta.put("ss_full_fp16", "False");
+        meta.put("ss_full_bf16", "False");
+        meta.put("ss_weighting_scheme", "none");
+        meta.put("ss_logit_mean", "0.0");
+        meta.put("ss_logit_std", "1.0");
+        meta.put("ss_mode_scale", "1.29");
+        meta.put("ss_guidance_scale", "1.0");
+        meta.put("ss_timestep_sampling", args.timestepSampling());
+        meta.put("ss_sigmoid_scale", "1.0");
+        meta.put("ss_discrete_flow_shift", py(args.discreteFlowShift()));
+        meta.put("ss_training_finished_at", Long.toString(Instant.now().getEpochSecond()));
+        meta.put("ss_steps", Integer.toString(step));
+        meta.put("ss_epoch", Integer.toString(epoch));
+        meta.put("modelspec.title", args.outputName());
+        meta.put("modelspec.date", DateTimeFormatter.ISO_LOCAL_DATE_TIME.format(Instant.now().atOffset(ZoneOffset.UTC).withNano(0)));
+        meta.putAll(metadata);
+        return meta;
+    }
+
+    /** Whether the DiT trained on keeps its block Linears as float8 (musubi's fp8_base + fp8_scaled). */
+    private boolean ditIsFloat8() {
+        var l = model.dit(List.of()).blockLinear("blocks.0.self_attn.q.weight");
+        return l != null && l.isFloat8();
+    }
+
+    private Path saveState(Run run, Path dir, int done, ArrayDeque<Double> recent) {
         int n = samples.size();
         int nextEpoch = done / n;
-        new TrainingState(done, nextEpoch, adamw.steps(), args.seed(), dataOrder(args.seed(), nextEpoch, n),
-                recent.stream().mapToDouble(Double::doubleValue).toArray()).save(dir, lora, adamw);
-        listener.onSaved(dir, true);
+        new TrainingState(done, nextEpoch, run.adamw.steps(), args.seed(), dataOrder(args.seed(), nextEpoch, n),
+                recent.stream().mapToDouble(Double::doubleValue).toArray()).save(dir, run.lora, run.adamw);
+        run.listener.onSaved(dir, true);
         return dir;
+    }
+
+    /** Python's str() of a bool. */
+    static String py(boolean b) { return b ? "True" : "False"; }
+
+    /** Python's str() of a float: shortest round-trip digits, positional for 1e-4 ≤ |x| < 1e16, else d.ddde±XX. */
+    static String py(double x) {
+        if (Double.isNaN(x)) return "nan";
+        if (Double.isInfinite(x)) return x > 0 ? "inf" : "-inf";
+        if (x == 0) return (1 / x < 0) ? "-0.0" : "0.0";
+        BigDecimal d = new BigDecimal(Double.toString(Math.abs(x))).stripTrailingZeros();
+        String digits = d.unscaledValue().toString();
+        int exp = digits.length() - d.scale() - 1;   // x = d.ddd × 10^exp
+        String sign = x < 0 ? "-" : "";
+        if (exp >= -4 && exp < 16) {
+            String plain = d.toPlainString();
+            return sign + (plain.contains(".") ? plain : plain + ".0");
+        }
+        String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+        return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + String.format("%02d", Math.abs(exp));
     }
 
     /** The sample order of one epoch: a Fisher–Yates shuffle drawn from (seed, epoch). */

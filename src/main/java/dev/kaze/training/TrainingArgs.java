@@ -1,36 +1,312 @@
 package dev.kaze.training;
 
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import tools.jackson.databind.JsonNode;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
 /**
- * The hyper-parameters of one LoRA run, named after musubi-tuner's command-line options
- * (network_dim, network_alpha, learning_rate, max_train_steps, seed, discrete_flow_shift,
- * max_grad_norm, save_every_n_steps, output_name). The optimizer is AdamW with torch's defaults
- * (betas 0.9/0.999, eps 1e-8, weight_decay 0.01) and the constant LR schedule; batch size 1.
+ * The options of one LoRA run, named after musubi-tuner's command-line options (a JSON object with
+ * these snake_case keys is read by {@link #fromJson}). Batch size 1, one parameter group, AdamW with
+ * torch's defaults (betas 0.9/0.999, eps 1e-8, weight_decay 0.01), the constant LR schedule,
+ * timestep_sampling "shift".
  *
- * @param networkDim        network_dim: LoRA rank (32 in the reference run)
- * @param networkAlpha      network_alpha (32); ≤ 0 means alpha = rank
- * @param learningRate      learning_rate (5e-5)
- * @param maxTrainSteps     max_train_steps
- * @param seed              seed: LoRA init, data order, noise and timesteps all derive from it
- * @param discreteFlowShift discrete_flow_shift (3.0)
- * @param maxGradNorm       max_grad_norm (1.0; 0 turns clipping off)
- * @param saveEveryNSteps   save_every_n_steps: LoRA and state every N steps (0: only at the end)
- * @param outputName        output_name: file stem of the saved LoRAs and state directories
+ * <p>Choices musubi offers that Kaze does not run are refused with a message, except
+ * {@code optimizer_type adamw8bit}, which runs as 32-bit AdamW with the same hyper-parameters (libtorch
+ * has no 8-bit AdamW; bitsandbytes' block-wise 8-bit state differs only by its quantisation) and is
+ * reported in {@link #notes()} and in the LoRA's {@code ss_optimizer}. {@code blocks_to_swap},
+ * {@code fp8_base} and {@code fp8_scaled} are accepted and recorded: the DiT's weight storage is the
+ * server's ({@code kaze.dit.storage}), all blocks stay resident, and the LoRA's metadata states the
+ * storage actually used.
+ *
+ * @param networkDim            network_dim: LoRA rank (32)
+ * @param networkAlpha          network_alpha (32); ≤ 0 means alpha = rank
+ * @param learningRate          learning_rate (5e-5)
+ * @param maxTrainSteps         max_train_steps (1600), used when max_train_epochs is 0
+ * @param maxTrainEpochs        max_train_epochs (0: unset); overrides max_train_steps, as in musubi
+ * @param seed                  seed (2025): LoRA init, data order, noise and timesteps derive from it
+ * @param discreteFlowShift     discrete_flow_shift (3.0)
+ * @param maxGradNorm           max_grad_norm (1.0; 0 turns clipping off)
+ * @param saveEveryNSteps       save_every_n_steps (0: never): {@code {output_name}-step{step:08d}.safetensors}
+ * @param saveEveryNEpochs      save_every_n_epochs (0: never): {@code {output_name}-{epoch:06d}.safetensors}, not after the last epoch
+ * @param sampleEveryNSteps     sample_every_n_steps (0: never)
+ * @param sampleEveryNEpochs    sample_every_n_epochs (0: never)
+ * @param sampleAtFirst         sample_at_first: sample before the first step
+ * @param samplePrompts         sample_prompts: musubi prompt lines ({@link SamplePrompt})
+ * @param gradientCheckpointing gradient_checkpointing (true)
+ * @param outputName            output_name ("lora"): file stem of every output
+ * @param timestepSampling      timestep_sampling: "shift" only
+ * @param optimizerType         optimizer_type: "adamw" (default) or "adamw8bit" (runs as AdamW), any case
+ * @param lrScheduler           lr_scheduler: "constant" only
+ * @param saveState             save_state (true): a state directory beside every saved LoRA
+ * @param mixedPrecision        mixed_precision: "bf16" (default) or "no"; the compute dtype is the loaded model's
+ * @param networkModule         network_module: "networks.lora_wan" only
+ * @param savePrecision         save_precision: "bf16" (default, musubi 2025-03), "float"/"fp32" or "fp16"
+ * @param blocksToSwap          blocks_to_swap (0..39; recorded, all blocks stay resident)
+ * @param fp8Base               fp8_base (recorded)
+ * @param fp8Scaled             fp8_scaled (recorded; needs fp8_base)
  */
-public record TrainingArgs(int networkDim, double networkAlpha, double learningRate, int maxTrainSteps, long seed,
-                           double discreteFlowShift, double maxGradNorm, int saveEveryNSteps, String outputName) {
+public record TrainingArgs(int networkDim, double networkAlpha, double learningRate, int maxTrainSteps, int maxTrainEpochs,
+                           long seed, double discreteFlowShift, double maxGradNorm,
+                           int saveEveryNSteps, int saveEveryNEpochs, int sampleEveryNSteps, int sampleEveryNEpochs,
+                           boolean sampleAtFirst, List<String> samplePrompts, boolean gradientCheckpointing, String outputName,
+                           String timestepSampling, String optimizerType, String lrScheduler, boolean saveState,
+                           String mixedPrecision, String networkModule, String savePrecision, int blocksToSwap,
+                           boolean fp8Base, boolean fp8Scaled) {
+    public static final int MAX_STEPS = 10_000_000, MAX_EPOCHS = 100_000, MAX_DIM = 1024, MAX_SAMPLE_PROMPTS = 64;
+
     public TrainingArgs {
-        if (networkDim < 1) throw new IllegalArgumentException("network_dim must be at least 1, got " + networkDim);
-        if (!(learningRate >= 0)) throw new IllegalArgumentException("learning_rate must be >= 0, got " + learningRate);
-        if (maxTrainSteps < 1) throw new IllegalArgumentException("max_train_steps must be at least 1, got " + maxTrainSteps);
-        if (!(discreteFlowShift > 0)) throw new IllegalArgumentException("discrete_flow_shift must be positive, got " + discreteFlowShift);
-        if (!(maxGradNorm >= 0)) throw new IllegalArgumentException("max_grad_norm must be >= 0, got " + maxGradNorm);
-        if (saveEveryNSteps < 0) throw new IllegalArgumentException("save_every_n_steps must be >= 0, got " + saveEveryNSteps);
-        if (outputName == null || !outputName.matches("[A-Za-z0-9._-]+") || outputName.contains(".."))
-            throw new IllegalArgumentException("output_name must be letters, digits, '.', '_' or '-', got '" + outputName + "'");
+        samplePrompts = samplePrompts == null ? List.of() : List.copyOf(samplePrompts);
+        List<TrainingArgsException.Problem> problems = check(networkDim, networkAlpha, learningRate, maxTrainSteps, maxTrainEpochs,
+                seed, discreteFlowShift, maxGradNorm, saveEveryNSteps, saveEveryNEpochs, sampleEveryNSteps, sampleEveryNEpochs,
+                samplePrompts, outputName, timestepSampling, optimizerType, lrScheduler, mixedPrecision, networkModule,
+                savePrecision, blocksToSwap, fp8Base, fp8Scaled);
+        if (!problems.isEmpty()) throw new TrainingArgsException(problems);
+    }
+
+    /**
+     * The first form (kept for callers written against it): no epochs, no sampling, no gradient
+     * checkpointing, AdamW, bf16 saves, a state saved with every LoRA.
+     */
+    public TrainingArgs(int networkDim, double networkAlpha, double learningRate, int maxTrainSteps, long seed,
+                        double discreteFlowShift, double maxGradNorm, int saveEveryNSteps, String outputName) {
+        this(networkDim, networkAlpha, learningRate, maxTrainSteps, 0, seed, discreteFlowShift, maxGradNorm, saveEveryNSteps, 0,
+                0, 0, false, List.of(), false, outputName, "shift", "adamw", "constant", true, "bf16", "networks.lora_wan", "bf16", 0,
+                false, false);
     }
 
     /** The reference run's settings (dim 32, alpha 32, lr 5e-5, shift 3.0, clip 1.0, seed 2025) for this many steps. */
     public static TrainingArgs reference(int maxTrainSteps, String outputName) {
         return new TrainingArgs(32, 32, 5e-5, maxTrainSteps, 2025, 3.0, 1.0, 0, outputName);
+    }
+
+    /**
+     * Optimizer steps of the whole run for a dataset of this many batches per epoch: max_train_epochs ×
+     * batchesPerEpoch when max_train_epochs is set (musubi: it overrides max_train_steps), else max_train_steps.
+     */
+    public int totalSteps(int batchesPerEpoch) {
+        if (batchesPerEpoch < 1) throw new IllegalArgumentException("an epoch needs at least one batch, got " + batchesPerEpoch);
+        if (maxTrainEpochs <= 0) return maxTrainSteps;
+        long steps = (long) maxTrainEpochs * batchesPerEpoch;
+        if (steps > MAX_STEPS)
+            throw new TrainingArgsException(List.of(new TrainingArgsException.Problem("max_train_epochs", maxTrainEpochs + " epochs of "
+                    + batchesPerEpoch + " steps are " + steps + " steps, more than " + MAX_STEPS + "; train fewer epochs")));
+        return (int) steps;
+    }
+
+    /** Epochs of the whole run: ceil(totalSteps / batchesPerEpoch). */
+    public int totalEpochs(int batchesPerEpoch) {
+        int steps = totalSteps(batchesPerEpoch);
+        return (steps + batchesPerEpoch - 1) / batchesPerEpoch;
+    }
+
+    /** The sample prompts, parsed. */
+    public List<SamplePrompt> parsedSamplePrompts() { return samplePrompts.stream().map(SamplePrompt::parse).toList(); }
+
+    /** The dtype LoRA files are saved in (save_precision). */
+    public ScalarType saveDtype() {
+        return switch (savePrecision.toLowerCase(Locale.ROOT)) {
+            case "float", "fp32", "float32" -> ScalarType.Float;
+            case "fp16", "float16" -> ScalarType.Half;
+            default -> ScalarType.BFloat16;
+        };
+    }
+
+    /** True for optimizer_type adamw8bit, which runs as 32-bit AdamW. */
+    public boolean adamw8bitRequested() { return optimizerType.equalsIgnoreCase("adamw8bit"); }
+
+    /** Things this run does differently from what was asked, for the job's record (empty when none). */
+    public List<String> notes() {
+        List<String> notes = new ArrayList<>();
+        if (adamw8bitRequested())
+            notes.add("optimizer_type adamw8bit runs as 32-bit AdamW with the same settings (lr, betas 0.9/0.999, eps 1e-8, "
+                    + "weight_decay 0.01): libtorch has no 8-bit AdamW");
+        if (blocksToSwap > 0) notes.add("blocks_to_swap " + blocksToSwap + " is recorded only: Kaze keeps every block resident");
+        if (fp8Base) notes.add("fp8_base/fp8_scaled are recorded only: the DiT is kept as the server's kaze.dit.storage says");
+        return notes;
+    }
+
+    /** The keys {@link #fromJson} accepts. */
+    public static final List<String> KEYS = List.of("network_dim", "network_alpha", "learning_rate", "max_train_steps",
+            "max_train_epochs", "seed", "discrete_flow_shift", "max_grad_norm", "save_every_n_steps", "save_every_n_epochs",
+            "sample_every_n_steps", "sample_every_n_epochs", "sample_at_first", "sample_prompts", "gradient_checkpointing",
+            "output_name", "timestep_sampling", "optimizer_type", "lr_scheduler", "save_state", "mixed_precision",
+            "network_module", "save_precision", "blocks_to_swap", "fp8_base", "fp8_scaled");
+
+    /**
+     * Reads a JSON object of musubi option names. Absent keys and JSON nulls take the defaults in the
+     * record's documentation (the reference run's where it sets them: dim/alpha 32, lr 5e-5, shift
+     * 3.0, seed 2025, gradient checkpointing and save_state on; 50 epochs when neither max_train_steps
+     * nor max_train_epochs is given). sample_prompts is an array of prompt lines, or one string of
+     * lines (blank lines and '#' lines skipped, as in a musubi .txt file).
+     *
+     * @throws TrainingArgsException listing every unknown key, wrong type and out-of-range value
+     */
+    public static TrainingArgs fromJson(JsonNode json) {
+        List<TrainingArgsException.Problem> problems = new ArrayList<>();
+        if (json == null || !json.isObject())
+            throw new TrainingArgsException(List.of(new TrainingArgsException.Problem("", "training options must be a JSON object")));
+        Map<String, JsonNode> in = new LinkedHashMap<>();
+        for (var e : json.properties()) {
+            if (!KEYS.contains(e.getKey())) problems.add(new TrainingArgsException.Problem(e.getKey(), "unknown option; known: " + String.join(", ", KEYS)));
+            else if (!e.getValue().isNull()) in.put(e.getKey(), e.getValue());
+        }
+        Reader r = new Reader(in, problems);
+        boolean stepsGiven = in.containsKey("max_train_steps");
+        int dim = r.integer("network_dim", 32);
+        double alpha = r.number("network_alpha", 32.0);
+        double lr = r.number("learning_rate", 5e-5);
+        int steps = r.integer("max_train_steps", 1600);
+        int epochs = r.integer("max_train_epochs", stepsGiven ? 0 : 50);
+        long seed = r.longInteger("seed", 2025);
+        double shift = r.number("discrete_flow_shift", 3.0);
+        double clip = r.number("max_grad_norm", 1.0);
+        int saveSteps = r.integer("save_every_n_steps", 0);
+        int saveEpochs = r.integer("save_every_n_epochs", 0);
+        int sampleSteps = r.integer("sample_every_n_steps", 0);
+        int sampleEpochs = r.integer("sample_every_n_epochs", 0);
+        boolean sampleAtFirst = r.bool("sample_at_first", false);
+        List<String> prompts = r.lines("sample_prompts");
+        boolean ckpt = r.bool("gradient_checkpointing", true);
+        String name = r.string("output_name", "lora");
+        String sampling = r.string("timestep_sampling", "shift");
+        String optimizer = r.string("optimizer_type", "adamw");
+        String scheduler = r.string("lr_scheduler", "constant");
+        boolean saveState = r.bool("save_state", true);
+        String precision = r.string("mixed_precision", "bf16");
+        String module = r.string("network_module", "networks.lora_wan");
+        String savePrecision = r.string("save_precision", "bf16");
+        int swap = r.integer("blocks_to_swap", 0);
+        boolean fp8Base = r.bool("fp8_base", false);
+        boolean fp8Scaled = r.bool("fp8_scaled", false);
+        problems.addAll(check(dim, alpha, lr, steps, epochs, seed, shift, clip, saveSteps, saveEpochs, sampleSteps, sampleEpochs,
+                prompts, name, sampling, optimizer, scheduler, precision, module, savePrecision, swap, fp8Base, fp8Scaled));
+        if (!problems.isEmpty()) throw new TrainingArgsException(problems);
+        return new TrainingArgs(dim, alpha, lr, steps, epochs, seed, shift, clip, saveSteps, saveEpochs, sampleSteps, sampleEpochs,
+                sampleAtFirst, prompts, ckpt, name, sampling, optimizer, scheduler, saveState, precision, module, savePrecision, swap,
+                fp8Base, fp8Scaled);
+    }
+
+    /** Typed reads that record a problem (and return the default) on a wrong type. */
+    private record Reader(Map<String, JsonNode> in, List<TrainingArgsException.Problem> problems) {
+        int integer(String key, int dflt) {
+            JsonNode n = in.get(key);
+            if (n == null) return dflt;
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) { problems.add(new TrainingArgsException.Problem(key, "must be an integer, got " + n)); return dflt; }
+            return n.intValue();
+        }
+
+        long longInteger(String key, long dflt) {
+            JsonNode n = in.get(key);
+            if (n == null) return dflt;
+            if (!n.isIntegralNumber() || !n.canConvertToLong()) { problems.add(new TrainingArgsException.Problem(key, "must be an integer, got " + n)); return dflt; }
+            return n.longValue();
+        }
+
+        double number(String key, double dflt) {
+            JsonNode n = in.get(key);
+            if (n == null) return dflt;
+            if (!n.isNumber()) { problems.add(new TrainingArgsException.Problem(key, "must be a number, got " + n)); return dflt; }
+            return n.doubleValue();
+        }
+
+        boolean bool(String key, boolean dflt) {
+            JsonNode n = in.get(key);
+            if (n == null) return dflt;
+            if (!n.isBoolean()) { problems.add(new TrainingArgsException.Problem(key, "must be true or false, got " + n)); return dflt; }
+            return n.booleanValue();
+        }
+
+        String string(String key, String dflt) {
+            JsonNode n = in.get(key);
+            if (n == null) return dflt;
+            if (!n.isString()) { problems.add(new TrainingArgsException.Problem(key, "must be a string, got " + n)); return dflt; }
+            return n.stringValue();
+        }
+
+        List<String> lines(String key) {
+            JsonNode n = in.get(key);
+            if (n == null) return List.of();
+            List<String> out = new ArrayList<>();
+            if (n.isString()) {
+                for (String line : n.stringValue().split("\\R")) {
+                    String l = line.strip();
+                    if (l.isEmpty() || l.startsWith("#")) continue;
+                    try {
+                        SamplePrompt.parse(l);
+                        out.add(l);
+                    } catch (IllegalArgumentException bad) {
+                        problems.add(new TrainingArgsException.Problem(key, "line '" + l + "': " + bad.getMessage()));
+                    }
+                }
+                return out;
+            }
+            if (!n.isArray()) { problems.add(new TrainingArgsException.Problem(key, "must be an array of prompt lines or one string of lines")); return List.of(); }
+            int i = 0;
+            for (JsonNode e : n.values()) {
+                if (!e.isString()) problems.add(new TrainingArgsException.Problem(key + "[" + i + "]", "must be a string (a musubi prompt line), got " + e));
+                else {
+                    try {
+                        SamplePrompt.parse(e.stringValue());
+                        out.add(e.stringValue());
+                    } catch (IllegalArgumentException bad) {   // reported under its own index; later checks see only good lines
+                        problems.add(new TrainingArgsException.Problem(key + "[" + i + "]", bad.getMessage()));
+                    }
+                }
+                i++;
+            }
+            return out;
+        }
+    }
+
+    private static List<TrainingArgsException.Problem> check(int networkDim, double networkAlpha, double learningRate, int maxTrainSteps,
+                                                             int maxTrainEpochs, long seed, double discreteFlowShift, double maxGradNorm,
+                                                             int saveEveryNSteps, int saveEveryNEpochs, int sampleEveryNSteps,
+                                                             int sampleEveryNEpochs, List<String> samplePrompts, String outputName,
+                                                             String timestepSampling, String optimizerType, String lrScheduler,
+                                                             String mixedPrecision, String networkModule, String savePrecision,
+                                                             int blocksToSwap, boolean fp8Base, boolean fp8Scaled) {
+        List<TrainingArgsException.Problem> p = new ArrayList<>();
+        java.util.function.BiConsumer<String, String> bad = (k, m) -> p.add(new TrainingArgsException.Problem(k, m));
+        if (networkDim < 1 || networkDim > MAX_DIM) bad.accept("network_dim", "must be between 1 and " + MAX_DIM + ", got " + networkDim);
+        if (!Double.isFinite(networkAlpha) || networkAlpha < 0) bad.accept("network_alpha", "must be a finite number >= 0 (0: alpha = network_dim), got " + networkAlpha);
+        if (!Double.isFinite(learningRate) || !(learningRate > 0) || learningRate > 1) bad.accept("learning_rate", "must be in (0, 1], got " + learningRate);
+        if (maxTrainSteps < 1 || maxTrainSteps > MAX_STEPS) bad.accept("max_train_steps", "must be between 1 and " + MAX_STEPS + ", got " + maxTrainSteps);
+        if (maxTrainEpochs < 0 || maxTrainEpochs > MAX_EPOCHS) bad.accept("max_train_epochs", "must be between 1 and " + MAX_EPOCHS + " (or absent), got " + maxTrainEpochs);
+        if (seed < 0) bad.accept("seed", "must be a non-negative integer, got " + seed);
+        if (!Double.isFinite(discreteFlowShift) || !(discreteFlowShift > 0) || discreteFlowShift > 100)
+            bad.accept("discrete_flow_shift", "must be a number in (0, 100], got " + discreteFlowShift);
+        if (!Double.isFinite(maxGradNorm) || maxGradNorm < 0) bad.accept("max_grad_norm", "must be a finite number >= 0 (0 turns clipping off), got " + maxGradNorm);
+        if (saveEveryNSteps < 0) bad.accept("save_every_n_steps", "must be >= 1 (or absent for never), got " + saveEveryNSteps);
+        if (saveEveryNEpochs < 0) bad.accept("save_every_n_epochs", "must be >= 1 (or absent for never), got " + saveEveryNEpochs);
+        if (sampleEveryNSteps < 0) bad.accept("sample_every_n_steps", "must be >= 1 (or absent for never), got " + sampleEveryNSteps);
+        if (sampleEveryNEpochs < 0) bad.accept("sample_every_n_epochs", "must be >= 1 (or absent for never), got " + sampleEveryNEpochs);
+        if (samplePrompts.size() > MAX_SAMPLE_PROMPTS) bad.accept("sample_prompts", "at most " + MAX_SAMPLE_PROMPTS + " prompts, got " + samplePrompts.size());
+        for (int i = 0; i < samplePrompts.size(); i++) {
+            try {
+                SamplePrompt.parse(samplePrompts.get(i));
+            } catch (IllegalArgumentException e) {
+                bad.accept("sample_prompts[" + i + "]", e.getMessage());
+            }
+        }
+        if (outputName == null || !outputName.matches("[A-Za-z0-9._-]{1,128}") || outputName.contains(".."))
+            bad.accept("output_name", "must be 1 to 128 letters, digits, '.', '_' or '-' (no '..'), got '" + outputName + "'");
+        if (!"shift".equals(timestepSampling))
+            bad.accept("timestep_sampling", "only \"shift\" is supported (musubi's sigma, uniform, sigmoid, logsnr, qinglong and flux_shift are not), got '" + timestepSampling + "'");
+        if (optimizerType == null || !(optimizerType.equalsIgnoreCase("adamw") || optimizerType.equalsIgnoreCase("adamw8bit")))
+            bad.accept("optimizer_type", "must be \"adamw\" or \"adamw8bit\" (which runs as 32-bit AdamW), got '" + optimizerType + "'");
+        if (!"constant".equals(lrScheduler)) bad.accept("lr_scheduler", "only \"constant\" is supported, got '" + lrScheduler + "'");
+        if (!"bf16".equals(mixedPrecision) && !"no".equals(mixedPrecision))
+            bad.accept("mixed_precision", "must be \"bf16\" or \"no\" (musubi allows nothing else for a bf16 DiT), got '" + mixedPrecision + "'");
+        if (!"networks.lora_wan".equals(networkModule)) bad.accept("network_module", "only \"networks.lora_wan\" is supported, got '" + networkModule + "'");
+        if (savePrecision == null || !List.of("bf16", "bfloat16", "float", "fp32", "float32", "fp16", "float16").contains(savePrecision.toLowerCase(Locale.ROOT)))
+            bad.accept("save_precision", "must be \"bf16\", \"float\" (fp32) or \"fp16\", got '" + savePrecision + "'");
+        if (blocksToSwap < 0 || blocksToSwap > 39) bad.accept("blocks_to_swap", "must be between 0 and 39, got " + blocksToSwap);
+        if (fp8Scaled && !fp8Base) bad.accept("fp8_scaled", "needs fp8_base: true (as in musubi)");
+        return p;
     }
 }

@@ -13,6 +13,13 @@ public interface TrainingListener {
     /** After a LoRA (state == false) or a state directory (state == true) was written. */
     default void onSaved(Path path, boolean state) {}
 
+    /**
+     * After a sample was rendered with the LoRA being trained: file is the MP4 (or PNG for one frame)
+     * under {@code {output_dir}/sample/}; step is the optimizer steps done, epoch the epochs done
+     * (0 for a sample before the first step).
+     */
+    default void onSample(Path file, int step, int epoch) {}
+
     /** Asked after every step; true stops the run there (after that step's saves). */
     default boolean stopRequested() { return false; }
 

@@ -23,6 +23,16 @@ public record TrainingSample(Tensor latent, Tensor context) {
      * latent and text-encoder caches do. The tensors land in the caller's pointer scope.
      */
     public static TrainingSample encode(WanPipeline pipeline, List<RgbImage> frames, String caption) {
+        Tensor latent = encodeLatent(pipeline, frames);                           // latent: [16, F, h/8, w/8]
+        Tensor context = pipeline.encode(caption).detach().clone();               // context: [L, text_dim]
+        return new TrainingSample(latent, context);
+    }
+
+    /**
+     * The normalised VAE latent mean [16, F, h/8, w/8] (float32, on the model's device) of RGB frames (all the same
+     * size, 4k+1 of them, sides multiples of 8), pixels scaled as x/127.5 - 1; in the caller's pointer scope.
+     */
+    public static Tensor encodeLatent(WanPipeline pipeline, List<RgbImage> frames) {
         if (frames.isEmpty()) throw new IllegalArgumentException("a training sample needs at least one frame");
         int w = frames.getFirst().width(), h = frames.getFirst().height(), t = frames.size();
         float[] pixels = new float[3 * t * h * w];
@@ -37,8 +47,6 @@ public record TrainingSample(Tensor latent, Tensor context) {
                         pixels[((c * t + f) * h + y) * w + x] = (rgb[(y * w + x) * 3 + c] & 0xff) / 127.5f - 1f;
         }
         Tensor video = torch.tensor(pixels).view(1, 3, t, h, w);                  // video: [1, 3, T, H, W] in [-1, 1]
-        Tensor latent = pipeline.model().vae().encode(video).squeeze(0);          // latent: [16, F, h/8, w/8]
-        Tensor context = pipeline.encode(caption).detach().clone();               // context: [L, text_dim]
-        return new TrainingSample(latent, context);
+        return pipeline.model().vae().encode(video).squeeze(0);                   // latent: [16, F, h/8, w/8]
     }
 }

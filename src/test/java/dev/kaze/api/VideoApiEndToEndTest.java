@@ -180,38 +180,21 @@ class VideoApiEndToEndTest {
 
     @Test
     void webhooksAreSignedAndDeliveredForTheChosenEvents() throws Exception {
-        var received = new java.util.concurrent.LinkedBlockingQueue<String[]>();
-        var server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-        server.createContext("/hook", exchange -> {
-            String body = new String(exchange.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-            try {
-                dev.kaze.jobs.webhooks.WebhookSignature.verify(SECRET, exchange.getRequestHeaders(), body, Duration.ofMinutes(5));
-                received.add(new String[]{exchange.getRequestHeaders().getFirst("webhook-id"), body});
-                exchange.sendResponseHeaders(204, -1);
-            } catch (dev.kaze.jobs.webhooks.WebhookVerificationException e) {
-                exchange.sendResponseHeaders(401, -1);
-            }
-            exchange.close();
-        });
-        server.start();
-        try {
-            String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/hook";
+        try (WebhookReceiver hooks = new WebhookReceiver(SECRET)) {
+            String url = hooks.url();
             String body = SMALL.replace("}", ",\"webhook\":{\"url\":\"" + url + "\",\"events\":[\"started\",\"completed\"]},\"metadata\":{\"order\":42}}");
             String id = ApiClient.json(alice().post("/v1/videos", body)).get("id").asString();
             alice().awaitTerminal(id, Duration.ofSeconds(60));
-            String[] first = received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
-            String[] second = received.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+            WebhookReceiver.Delivery first = hooks.poll(30), second = hooks.poll(30);
             assertThat(first).isNotNull();
             assertThat(second).isNotNull();
-            JsonNode started = ApiClient.JSON.readTree(first[1]), completed = ApiClient.JSON.readTree(second[1]);
+            JsonNode started = ApiClient.JSON.readTree(first.body()), completed = ApiClient.JSON.readTree(second.body());
             assertThat(started.get("type").asString()).isEqualTo("video.started");
             assertThat(completed.get("type").asString()).isEqualTo("video.completed");
             assertThat(completed.at("/data/id").asString()).isEqualTo(id);
             assertThat(completed.at("/data/metadata/order").asInt()).isEqualTo(42);
-            assertThat(first[0]).isNotEqualTo(second[0]);
-            assertThat(received.poll(1, java.util.concurrent.TimeUnit.SECONDS)).as("no other event types were sent").isNull();
-        } finally {
-            server.stop(0);
+            assertThat(first.id()).isNotEqualTo(second.id());
+            assertThat(hooks.poll(1)).as("no other event types were sent").isNull();
         }
     }
 

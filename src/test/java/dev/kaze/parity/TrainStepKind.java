@@ -38,6 +38,19 @@ class TrainStepKind implements ParityKind {
             Tensor context = dit.embedContext(c.tensor("context"));
             lora.zeroGrad();
             var r = step.lossAndGradients(dit, lora, c.tensor("x0").unsqueeze(0), c.tensor("noise").unsqueeze(0), c.tensor("z"), context);
+            // gradient checkpointing (recompute block by block) gives the same loss and gradients
+            Map<String, Tensor> plain = new java.util.LinkedHashMap<>();
+            lora.parameters().forEach((k, v) -> plain.put(k, v.grad().clone()));
+            lora.zeroGrad();
+            var rc = new FlowMatchingStep(step.shift(), step.maxGradNorm(), true)
+                    .lossAndGradients(dit, lora, c.tensor("x0").unsqueeze(0), c.tensor("noise").unsqueeze(0), c.tensor("z"), context);
+            assertEquals(r.loss(), rc.loss(), 0.0, c.name() + ": loss with gradient checkpointing");
+            for (var e : lora.parameters().entrySet()) {
+                Tensor a = plain.get(e.getKey()), b = e.getValue().grad();
+                double diff = a.sub(b).abs().max().item_double(), scale = a.abs().max().item_double();
+                org.junit.jupiter.api.Assertions.assertTrue(diff <= 1e-5 * scale, c.name() + ": " + e.getKey()
+                        + " gradient with checkpointing differs by " + diff + " (largest |grad| " + scale + ")");
+            }
             c.assertClose(c.name() + " timestep", doubles(r.timesteps()), c.tensor("expected_timestep"));
             c.assertClose(c.name() + " loss", torch.tensor(r.loss()).reshape(1), c.tensor("expected_loss"));
             Map<String, Tensor> params = lora.parameters();

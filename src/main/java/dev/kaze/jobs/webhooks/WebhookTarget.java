@@ -16,8 +16,9 @@ import java.util.Set;
  */
 public record WebhookTarget(URI url, Set<String> events, String secret) {
     public static final int MAX_URL_LENGTH = 2048;
-    /** Every job event type a webhook can receive, in lifecycle order. */
-    public static final List<String> EVENT_TYPES = List.of("queued", "started", "progress", "completed", "failed", "cancelled");
+    /** Every job event type a webhook can receive, in lifecycle order ({@code checkpoint} and {@code sample}: trainings only). */
+    public static final List<String> EVENT_TYPES = List.of("queued", "started", "progress", "checkpoint", "sample",
+            "completed", "failed", "cancelled");
     /** What a target gets when it names no events: all but {@code progress}. */
     public static final Set<String> DEFAULT_EVENTS = Set.of("queued", "started", "completed", "failed", "cancelled");
 

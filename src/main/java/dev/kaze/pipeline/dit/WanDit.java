@@ -276,6 +276,50 @@ public final class WanDit implements AutoCloseable {
                 .reshape(bsz, c, gf * p[0], gh * p[1], gw * p[2]);                                        // [B, c, F, H, W]
     }
 
+    /**
+     * The parts of {@link #forward} before the blocks, for running the model in pieces (gradient
+     * checkpointing): x holds the patch-embedded tokens [B, L, C] float32 as the first block sees them,
+     * e [B, C] and e0 [B, 6, C] the time embedding and its projection, freqs the RoPE table of the
+     * token grid (gf, gh, gw).
+     */
+    public record Stem(Tensor x, Tensor e, Tensor e0, Tensor[] freqs, long batch, long gf, long gh, long gw) {}
+
+    /** Time and patch embedding of {@link #forward} (no NAG): x [B, in_dim, F, H, W], t [B]. */
+    public Stem stem(Tensor x, Tensor t) {
+        int[] p = config.patchSize();
+        if (x.dim() != 5 || x.size(1) != config.inDim())
+            throw new IllegalArgumentException("latent must be [B, " + config.inDim() + ", F, H, W], got " + java.util.Arrays.toString(Ops.shape(x)));
+        if (x.size(2) % p[0] != 0 || x.size(3) % p[1] != 0 || x.size(4) % p[2] != 0)
+            throw new IllegalArgumentException("latent size " + java.util.Arrays.toString(Ops.shape(x)) + " is not divisible by the patch size");
+        Tensor e = timeEmbedding2.forward(torch.silu(timeEmbedding0.forward(sinusoidalEmbedding(t))));   // e: [B, C]
+        Tensor e0 = timeProjection.forward(torch.silu(e)).unflatten(1, 6, config.dim());                // e0: [B, 6, C]
+        Tensor xe = torch.conv3d(x.to(dtype), patchWeight, new TensorOptional(patchBias),
+                new long[]{p[0], p[1], p[2]}, new long[]{0, 0, 0}, new long[]{1, 1, 1}, 1);               // [B, C, F', H', W']
+        long gf = xe.size(2), gh = xe.size(3), gw = xe.size(4);
+        Tensor h = xe.flatten(2, -1).transpose(1, 2);                                                      // [B, L, C]
+        return new Stem(h, e, e0, rope.table(gf, gh, gw), x.size(0), gf, gh, gw);
+    }
+
+    /** Number of transformer blocks. */
+    public int blockCount() { return blocks.size(); }
+
+    /** Block i of {@link #forward} (no NAG): h [B, L, C] -> [B, L, C] float32; context [B, text_len, C]. */
+    public Tensor block(int i, Tensor h, Stem stem, Tensor context) {
+        if (swap != null)   // autograd keeps the slot tensors a swapped block computed with, which the next block overwrites
+            throw new IllegalStateException("running the DiT in pieces needs every block resident; load it with 0 blocks to swap for training");
+        return blocks.get(i).forward(h, stem.e0(), stem.freqs(), context, null, null);
+    }
+
+    /** The head and unpatchify of {@link #forward}: h [B, L, C] -> [B, out_dim, F, H, W] float32. */
+    public Tensor head(Tensor h, Stem stem) {
+        int[] p = config.patchSize();
+        Tensor out = f32(head.forward(h, stem.e()));                                                      // [B, L, pt·ph·pw·c]
+        long c = config.outDim();
+        return out.view(stem.batch(), stem.gf(), stem.gh(), stem.gw(), p[0], p[1], p[2], c)
+                .permute(0, 7, 1, 4, 2, 5, 3, 6)
+                .reshape(stem.batch(), c, stem.gf() * p[0], stem.gh() * p[1], stem.gw() * p[2]);           // [B, c, F, H, W]
+    }
+
     @Override public void close() {
         if (swap != null) swap.close();
         if (weights != null) weights.close();

@@ -1,0 +1,264 @@
+package dev.kaze.jobs;
+
+import dev.kaze.pipeline.WanPipeline;
+import dev.kaze.training.DatasetConfig;
+import dev.kaze.training.DatasetPaths;
+import dev.kaze.training.TrainingData;
+import dev.kaze.training.LoraTrainer;
+import dev.kaze.training.TrainingArgs;
+import dev.kaze.training.TrainingItem;
+import dev.kaze.training.TrainingListener;
+import dev.kaze.training.TrainingSample;
+import dev.kaze.training.TrainingSpec;
+import dev.kaze.training.TrainingState;
+import org.bytedeco.javacpp.PointerScope;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * Runs one training job on the device worker's thread: checks the dataset again, encodes it (VAE
+ * latents and umT5 outputs), trains the LoRA with {@link LoraTrainer}, and reports every step,
+ * checkpoint and sample as job events. A run stopped by a cancel saves its state and can be resumed
+ * by a new job; a run cut off by a shutdown or crash continues from its newest saved state when the
+ * job is claimed again. The finished LoRA is added to the LoRA catalog under the spec's name.
+ */
+public final class TrainingRunner {
+    private static final Logger log = LoggerFactory.getLogger(TrainingRunner.class);
+    /** Progress (percent) reached once the dataset is encoded; training fills the rest. */
+    private static final int PREPARED = 10;
+
+    private final JobQueue queue;
+    private final BooleanSupplier running;
+
+    public TrainingRunner(JobQueue queue, BooleanSupplier running) {
+        this.queue = queue;
+        this.running = running;
+    }
+
+    /** The directory a training job writes its LoRAs, states, samples and logs to. */
+    public static Path outputDir(Path jobDir) { return jobDir.resolve("output"); }
+
+    /** Outcome of {@link #run}: finished, cancelled (state saved), or interrupted by a shutdown. */
+    public enum Outcome { COMPLETED, CANCELLED, INTERRUPTED }
+
+    public Outcome run(WanPipeline pipeline, Job job) {
+        String id = job.id();
+        JobStore store = queue.store();
+        TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
+        Path out = outputDir(queue.jobDir(id));
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
+        }
+        BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
+        progress(store, id, "prepare", 1, 0, 0, null);
+        try (PointerScope scope = new PointerScope()) {
+            DatasetConfig config = spec.config();
+            List<TrainingSample> samples;
+            try {
+                samples = prepare(pipeline, spec, config, store, id, stop);
+            } catch (java.util.concurrent.CancellationException e) {
+                return stopped(store, id);
+            }
+            TrainingArgs args = TrainingArgs.fromJson(spec.args());
+            if (!args.notes().isEmpty())
+                store.appendEvent(id, "notes", RequestJson.JSON.createObjectNode().set("notes", RequestJson.JSON.valueToTree(args.notes())).toString());
+            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
+            Path state = resumeState(spec, out, args);
+            Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
+            if (state != null) {
+                store.appendEvent(id, "resumed", RequestJson.JSON.createObjectNode().put("state", state.getFileName().toString())
+                        .put("from_step", TrainingState.read(state).globalStep()).toString());
+                log.info("training {} resumes from {}", id, state);
+            }
+            LoraTrainer.Result result = state != null ? trainer.resume(state, out, listener) : trainer.train(out, listener);
+            if (result.stopped()) return stopped(store, id);
+            register(store, id, spec.loraName(), result.lora());
+            ObjectNode resolved = (ObjectNode) RequestJson.JSON.readTree(job.resolvedJson());
+            ObjectNode r = resolved.putObject("result");
+            r.put("steps", result.steps());
+            r.put("loss", result.loss());
+            r.put("avg_loss", result.avgLoss());
+            r.put("lora_file", out.relativize(result.lora()).toString());
+            r.put("lora_name", spec.loraName());
+            store.updateProgress(id, 100, "train", result.steps(), trainer.totalSteps());
+            store.complete(id, resolved.toString());
+            return Outcome.COMPLETED;
+        }
+    }
+
+    /** The LoRA metadata only the job knows: musubi's {@code ss_datasets} and the model's names. */
+    private static java.util.Map<String, String> metadata(DatasetConfig config, WanPipeline pipeline, int samples) {
+        var datasets = RequestJson.JSON.createArrayNode();
+        for (dev.kaze.training.Dataset d : config.datasets()) {
+            var p = d.params();
+            ObjectNode n = datasets.addObject();
+            n.putArray("resolution").add(p.resolution().width()).add(p.resolution().height());
+            n.put("caption_extension", p.captionExtension());
+            n.put("batch_size_per_device", p.batchSize());
+            n.put("num_repeats", p.numRepeats());
+            n.put("enable_bucket", p.enableBucket());
+            n.put("bucket_no_upscale", p.bucketNoUpscale());
+            String dirKey = d instanceof dev.kaze.training.VideoDatasetConfig ? "video_directory" : "image_directory";
+            n.put(dirKey, d.directory() == null ? null : d.directory().getFileName().toString());
+            if (d instanceof dev.kaze.training.VideoDatasetConfig v) {
+                var f = v.frames();
+                n.put("frame_extraction", f.extraction().tomlName());
+                n.put("frame_stride", f.frameStride());
+                n.put("frame_sample", f.frameSample());
+                n.set("target_frames", RequestJson.JSON.valueToTree(f.targetFrames()));
+                n.put("max_frames", f.maxFrames());
+                if (f.sourceFps() != null) n.put("source_fps", f.sourceFps());
+            }
+        }
+        java.util.Map<String, String> meta = new java.util.LinkedHashMap<>();
+        meta.put("ss_datasets", datasets.toString());
+        meta.put("ss_num_train_items", Integer.toString(samples));
+        meta.put("ss_sd_model_name", pipeline.model().id());
+        meta.put("ss_vae_name", pipeline.model().id() + "-vae");
+        return meta;
+    }
+
+    private Outcome stopped(JobStore store, String id) {
+        if (!running.getAsBoolean()) return Outcome.INTERRUPTED;   // requeued at the next start, resumes from its state
+        store.cancel(id);
+        return Outcome.CANCELLED;
+    }
+
+    /**
+     * The samples of the dataset, from musubi-format caches (reused while they match, encoded otherwise),
+     * reporting progress per item. The dataset was checked when the job was submitted; it is checked
+     * again here because its files may have changed while the job waited.
+     */
+    private List<TrainingSample> prepare(WanPipeline pipeline, TrainingSpec spec, DatasetConfig config, JobStore store, String id,
+                                         BooleanSupplier stop) {
+        DatasetPaths.confine(config, spec.datasetRoot());
+        TrainingData.Checked checked = TrainingData.check(config);
+        if (!checked.warnings().isEmpty())
+            store.appendEvent(id, "dataset_warnings", RequestJson.JSON.createObjectNode()
+                    .set("warnings", RequestJson.JSON.valueToTree(checked.warnings())).toString());
+        return TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
+            @Override public void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused) {
+                int pct = 1 + (PREPARED - 1) * done / total;
+                progress(store, id, "prepare", pct, done, total, RequestJson.JSON.createObjectNode()
+                        .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded"));
+            }
+
+            @Override public boolean stopRequested() { return stop.getAsBoolean(); }
+        });
+    }
+
+    /**
+     * The state to continue from: this job's newest saved state (it was cut off by a restart), else the
+     * final state of the job it resumes. Null for a fresh run.
+     */
+    private Path resumeState(TrainingSpec spec, Path out, TrainingArgs args) {
+        Optional<Path> own = newestState(out);
+        if (own.isPresent()) return own.get();
+        if (spec.resumeFrom() == null) return null;
+        Path from = outputDir(queue.jobDir(spec.resumeFrom()));
+        return newestState(from).orElseThrow(() -> new IllegalStateException("training " + spec.resumeFrom()
+                + " saved no state to resume from; start a new training instead"));
+    }
+
+    /** The saved state with the highest step under dir (states that cannot be read, e.g. cut off mid-write, are skipped). */
+    static Optional<Path> newestState(Path dir) {
+        if (!Files.isDirectory(dir)) return Optional.empty();
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().endsWith("-state"))
+                    .flatMap(p -> {
+                        try {
+                            return Stream.of(java.util.Map.entry(p, TrainingState.read(p).globalStep()));
+                        } catch (RuntimeException e) {
+                            log.warn("skipping unreadable training state {}: {}", p, e.getMessage());
+                            return Stream.empty();
+                        }
+                    })
+                    .max(Comparator.comparingInt(java.util.Map.Entry::getValue)).map(java.util.Map.Entry::getKey);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Adds the LoRA to the catalog; a name taken meanwhile is reported as an event, the file stays downloadable. */
+    private void register(JobStore store, String id, String name, Path lora) {
+        boolean added = queue.model().loras().add(lora, name, false);
+        ObjectNode data = RequestJson.JSON.createObjectNode().put("lora_name", name).put("registered", added);
+        if (!added) data.put("reason", "a LoRA named '" + name + "' already exists; the file is kept in this training's files");
+        store.appendEvent(id, "lora", data.toString());
+    }
+
+    private static void progress(JobStore store, String id, String stage, int pct, int step, int total, ObjectNode extra) {
+        store.updateProgress(id, pct, stage, step, total);
+        ObjectNode data = extra != null ? extra : RequestJson.JSON.createObjectNode();
+        data.put("stage", stage).put("progress", pct).put("step", step).put("total_steps", total);
+        store.appendEvent(id, "progress", data.toString());
+    }
+
+    /** Turns the trainer's callbacks into job progress and events. */
+    private final class Listener implements TrainingListener {
+        private final JobStore store;
+        private final String id;
+        private final TrainingSpec spec;
+        private final String outputName;
+        private final Path out;
+        private final BooleanSupplier stop;
+        private final long started = System.nanoTime();
+        private int firstStep = -1;
+
+        Listener(JobStore store, String id, TrainingSpec spec, String outputName, Path out, BooleanSupplier stop) {
+            this.store = store;
+            this.id = id;
+            this.spec = spec;
+            this.outputName = outputName;
+            this.out = out;
+            this.stop = stop;
+        }
+
+        @Override public void onStep(int step, int maxSteps, int epoch, double loss, double avgLoss, double lr) {
+            if (firstStep < 0) firstStep = step - 1;
+            double elapsed = (System.nanoTime() - started) / 1e9;
+            int done = step - firstStep;
+            long eta = Math.round(elapsed / done * (maxSteps - step));
+            int pct = PREPARED + (int) ((100L - PREPARED - 1) * step / maxSteps);
+            ObjectNode data = RequestJson.JSON.createObjectNode().put("epoch", epoch).put("loss", loss).put("avg_loss", avgLoss)
+                    .put("learning_rate", lr).put("eta_seconds", eta);
+            progress(store, id, "train", pct, step, maxSteps, data);
+        }
+
+        @Override public void onSaved(Path path, boolean state) {
+            String rel = out.relativize(path).toString();
+            ObjectNode data = RequestJson.JSON.createObjectNode().put("kind", state ? "state" : "lora").put("file", rel);
+            if (!state) {
+                data.put("url", "/v1/trainings/" + id + "/files/" + rel);
+                if (spec.registerCheckpoints() && !path.getFileName().toString().equals(outputName + ".safetensors")) {
+                    String stem = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                    String name = spec.loraName() + stem.substring(stem.lastIndexOf('-'));
+                    boolean added = queue.model().loras().add(path, name, true);
+                    if (added) data.put("lora_name", name);
+                }
+            }
+            store.appendEvent(id, "checkpoint", data.toString());
+        }
+
+        @Override public void onSample(Path file, int step, int epoch) {
+            String rel = out.relativize(file).toString().replace('\\', '/');
+            store.appendEvent(id, "sample", RequestJson.JSON.createObjectNode().put("file", rel).put("step", step).put("epoch", epoch)
+                    .put("url", "/v1/trainings/" + id + "/files/" + rel).toString());
+        }
+
+        @Override public boolean stopRequested() { return stop.getAsBoolean(); }
+    }
+}

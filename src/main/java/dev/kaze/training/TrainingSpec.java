@@ -1,0 +1,73 @@
+package dev.kaze.training;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * A training job as the device worker runs it: where the dataset is, the dataset config exactly as
+ * the caller sent it (musubi-tuner's TOML, or its JSON equivalent), the training arguments under
+ * musubi's names, and what to do with the result. Stored as the job's resolved JSON.
+ *
+ * @param datasetDir          the dataset's directory: relative paths in the config resolve against it
+ * @param datasetRoot         every directory the config names must stay inside this one
+ * @param uploaded            the dataset was uploaded as an archive for this job (deleted with the job)
+ * @param configName          the config's file name, {@code dataset.toml} or {@code dataset.json}
+ * @param configText          the config's text
+ * @param args                the training arguments (network_dim, learning_rate, max_train_steps, ...)
+ * @param loraName            the LoRA catalog name the finished LoRA is registered under
+ * @param registerCheckpoints register every saved checkpoint in the catalog too ({@code <lora_name>-step00000010})
+ * @param resumeFrom          the training job whose saved state this one continues, or null
+ */
+public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, String configName, String configText,
+                           JsonNode args, String loraName, boolean registerCheckpoints, String resumeFrom) {
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    public TrainingSpec {
+        Objects.requireNonNull(datasetDir, "datasetDir");
+        Objects.requireNonNull(datasetRoot, "datasetRoot");
+        Objects.requireNonNull(configText, "configText");
+        Objects.requireNonNull(args, "args");
+        Objects.requireNonNull(loraName, "loraName");
+        if (!configName.equals("dataset.toml") && !configName.equals("dataset.json"))
+            throw new IllegalArgumentException("configName must be dataset.toml or dataset.json, got " + configName);
+    }
+
+    public boolean toml() { return configName.endsWith(".toml"); }
+
+    /** Parses and validates the config, resolving relative paths against the dataset directory. */
+    public DatasetConfig config() {
+        return DatasetConfigReader.parse(datasetDir.resolve(configName), configText, toml());
+    }
+
+    /** The same spec continuing another job's run. */
+    public TrainingSpec resuming(String jobId) {
+        return new TrainingSpec(datasetDir, datasetRoot, false, configName, configText, args, loraName, registerCheckpoints, jobId);
+    }
+
+    public ObjectNode toJson() {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("dataset_dir", datasetDir.toString());
+        n.put("dataset_root", datasetRoot.toString());
+        n.put("uploaded", uploaded);
+        n.put("config_name", configName);
+        n.put("config_text", configText);
+        n.set("args", args);
+        n.put("lora_name", loraName);
+        n.put("register_checkpoints", registerCheckpoints);
+        if (resumeFrom != null) n.put("resume_from", resumeFrom); else n.putNull("resume_from");
+        return n;
+    }
+
+    public static TrainingSpec fromJson(String json) {
+        JsonNode n = JSON.readTree(json);
+        JsonNode resume = n.get("resume_from");
+        return new TrainingSpec(Path.of(n.get("dataset_dir").asString()), Path.of(n.get("dataset_root").asString()),
+                n.path("uploaded").asBoolean(false), n.get("config_name").asString(), n.get("config_text").asString(),
+                n.get("args"), n.get("lora_name").asString(), n.path("register_checkpoints").asBoolean(false),
+                resume == null || resume.isNull() ? null : resume.asString());
+    }
+}
