@@ -15,13 +15,64 @@ import java.util.List;
  * @param auth    API keys and anonymous access
  * @param limits  queue and per-key limits
  * @param cors    origins allowed to call the API from a browser
- * @param dit     how the DiT keeps its block Linear weights
+ * @param dit     how the DiT keeps its block Linear weights and how many blocks it swaps to host memory
+ * @param deviceMemoryBudget the device memory a render may plan for ({@code 24GiB}, {@code 20GB}; GiB/MiB binary,
+ *                GB/MB decimal); blocks-to-swap auto chooses the fewest swapped blocks that fit it
+ * @param textEncoder where umT5 runs
  */
 @ConfigurationProperties("kaze")
 public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
                              @DefaultValue Auth auth, @DefaultValue Limits limits, @DefaultValue Cors cors,
                              @DefaultValue Worker worker, @DefaultValue Webhooks webhooks, @DefaultValue Dit dit,
-                             @DefaultValue Training training) {
+                             @DefaultValue Training training,
+                             @DefaultValue("24GiB") String deviceMemoryBudget, @DefaultValue TextEncoder textEncoder) {
+
+    public KazeProperties {
+        memoryBudgetBytes(deviceMemoryBudget);   // fail at start-up on a bad value
+    }
+
+    /** How the loaded model uses memory: DiT storage and block swap, the budget, umT5's placement. */
+    public dev.kaze.pipeline.ModelOptions modelOptions() {
+        return new dev.kaze.pipeline.ModelOptions(dit.weightStorage(), dit.swap(), memoryBudgetBytes(deviceMemoryBudget),
+                textEncoder.onHost());
+    }
+
+    /** "24GiB" -> 24·2³⁰, "20GB" -> 20·10⁹, "1000000" -> bytes. */
+    static long memoryBudgetBytes(String value) {
+        String v = value == null ? "" : value.strip().replace(" ", "");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)(\\d+(?:\\.\\d+)?)(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?").matcher(v);
+        if (!m.matches())
+            throw new IllegalArgumentException("kaze.device-memory-budget is '" + value + "'; use a size such as 24GiB or 20GB");
+        double n = Double.parseDouble(m.group(1));
+        double unit = switch (m.group(2) == null ? "B" : m.group(2).toUpperCase(java.util.Locale.ROOT)) {
+            case "KB" -> 1e3; case "MB" -> 1e6; case "GB" -> 1e9; case "TB" -> 1e12;
+            case "KIB" -> 0x1p10; case "MIB" -> 0x1p20; case "GIB" -> 0x1p30; case "TIB" -> 0x1p40;
+            default -> 1;
+        };
+        long bytes = (long) (n * unit);
+        if (bytes <= 0) throw new IllegalArgumentException("kaze.device-memory-budget is '" + value + "'; it must be more than 0");
+        return bytes;
+    }
+
+    /**
+     * @param placement {@code device}: umT5's weights stay in host memory and are copied to the device for each
+     *                  encoding (text cache misses only), then released; {@code cpu}: umT5 runs on the host
+     */
+    public record TextEncoder(@DefaultValue("device") String placement) {
+        public TextEncoder {
+            onHost(placement);
+        }
+
+        public boolean onHost() { return onHost(placement); }
+
+        private static boolean onHost(String placement) {
+            return switch (placement == null ? "device" : placement.strip().toLowerCase(java.util.Locale.ROOT)) {
+                case "device" -> false;
+                case "cpu" -> true;
+                default -> throw new IllegalArgumentException("kaze.text-encoder.placement is '" + placement + "'; use cpu or device");
+            };
+        }
+    }
 
     /**
      * LoRA training ({@code POST /v1/trainings}).
@@ -46,11 +97,17 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param storage      {@code compute} (the compute dtype, as read), {@code fp8-e4m3} or {@code fp8-e5m2}
      *                     (float8 values with float32 scales, quantised on load; half the memory of bf16)
      * @param fp8BlockSize with float8: one scale per this many input columns of each output row; 0: one per tensor
+     * @param blocksToSwap how many DiT blocks keep their Linear weights in host memory, streamed to the device
+     *                     block by block (0: none), or {@code auto}: the fewest that fit kaze.device-memory-budget
      */
-    public record Dit(@DefaultValue("compute") String storage, @DefaultValue("0") int fp8BlockSize) {
+    public record Dit(@DefaultValue("compute") String storage, @DefaultValue("0") int fp8BlockSize,
+                      @DefaultValue("0") String blocksToSwap) {
         public Dit {
             weightStorage(storage, fp8BlockSize);   // fail at start-up on a bad value
+            dev.kaze.pipeline.ModelOptions.BlocksToSwap.parse(blocksToSwap);
         }
+
+        public dev.kaze.pipeline.ModelOptions.BlocksToSwap swap() { return dev.kaze.pipeline.ModelOptions.BlocksToSwap.parse(blocksToSwap); }
 
         public dev.kaze.tensor.WeightStorage weightStorage() { return weightStorage(storage, fp8BlockSize); }
 

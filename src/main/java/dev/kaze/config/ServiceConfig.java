@@ -103,10 +103,10 @@ public class ServiceConfig implements WebFluxConfigurer {
         return new DeviceWorker(queue, () -> {
             boolean cuda = device.startsWith("cuda");
             Device d = cuda ? new Device(device) : new Device(torch.DeviceType.CPU);
-            dev.kaze.tensor.WeightStorage storage = props.dit().weightStorage();
-            if (model.preview()) return WanModel.preview(model.loras().directory(), d, storage);
+            dev.kaze.pipeline.ModelOptions options = props.modelOptions();
+            if (model.preview()) return WanModel.preview(model.loras().directory(), d, options);
             return WanModel.open(ModelDirectory.scan(props.models().dir()), props.models().loras(), d,
-                    cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float, storage);
+                    cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float, options);
         }, encoder, workerId(), props.worker().checkpointEvery());
     }
 

@@ -1,6 +1,7 @@
 package dev.kaze.pipeline;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.vae.DecodeTiling;
 import dev.kaze.pipeline.vae.VaeConfig;
 
 import java.util.ArrayList;
@@ -18,8 +19,15 @@ import java.util.List;
  * DiT and is not resident during denoising (it runs on the host or is freed). The block activation
  * term is a sum of the tensors a block holds at its busiest, an upper bound: the attention kernels
  * are assumed memory-efficient (no L×L matrix), as flash / memory-efficient SDPA on CUDA are.
+ * With vaeTile &gt; 0 the VAE decodes in spatial tiles of that many latent pixels ({@link DecodeTiling#of}):
+ * one tile's activations, every tile's causal caches.
  */
-public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, int frames, Storage storage, int swap) {
+public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, int frames, Storage storage, int swap, int vaeTile) {
+
+    /** An untiled decode. */
+    public MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, int frames, Storage storage, int swap) {
+        this(dit, vae, width, height, frames, storage, swap, 0);
+    }
 
     /** How the DiT's block Linear weights are stored on the device. */
     public enum Storage {
@@ -43,6 +51,7 @@ public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, in
         if (width % 16 != 0 || height % 16 != 0) throw new IllegalArgumentException("width and height must be multiples of 16");
         if (frames < 1 || (frames - 1) % 4 != 0) throw new IllegalArgumentException("frames must be 4k+1, got " + frames);
         if (swap < 0 || swap > dit.numLayers()) throw new IllegalArgumentException("swap must be 0.." + dit.numLayers() + ", got " + swap);
+        if (vaeTile < 0) throw new IllegalArgumentException("the VAE tile must be 0 (untiled) or positive, got " + vaeTile);
     }
 
     public long latentFrames() { return 1 + (frames - 1) / vae.temporalStride(); }
@@ -104,14 +113,43 @@ public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, in
         return t;
     }
 
-    /** One VAE decode chunk: the causal-conv caches (2 frames of every 3x3x3 conv input) and one chunk's activations. */
+    /** The decode's spatial tiling, or null when it decodes whole frames. */
+    public DecodeTiling decodeTiling() {
+        return vaeTile == 0 || !DecodeTiling.of(vaeTile).splits(latentHeight(), latentWidth()) ? null : DecodeTiling.of(vaeTile);
+    }
+
+    /**
+     * One VAE decode chunk: the causal-conv caches (2 frames of every 3x3x3 conv input, of every
+     * tile when tiled) and one chunk's (tile's) activations; tiled, also the blended chunk and weights.
+     */
     public List<Term> decodeTerms() {
+        DecodeTiling tiling = decodeTiling();
+        long h = latentHeight(), w = latentWidth();
+        long[] perPixel = decodePerLatentPixel();                              // {cache, largest} per latent pixel
+        List<Term> terms = new ArrayList<>();
+        if (tiling == null) {
+            terms.add(new Term("VAE causal-conv caches (2 frames per conv input, float32)", perPixel[0] * h * w * F32));
+            terms.add(new Term("VAE chunk activations: 6 live tensors of the largest stage (float32)", 6 * perPixel[1] * h * w * F32));
+            return terms;
+        }
+        long th = Math.min(tiling.tile(), h), tw = Math.min(tiling.tile(), w);
+        long tiles = (long) tiling.starts(h).size() * tiling.starts(w).size();
+        long s = vae.spatialStride(), pixels = h * s * w * s;
+        terms.add(new Term("VAE causal-conv caches of " + tiles + " tiles of " + th + "x" + tw + " latent pixels (float32)",
+                perPixel[0] * tiles * th * tw * F32));
+        terms.add(new Term("VAE tile activations: 6 live tensors of the largest stage (float32)", 6 * perPixel[1] * th * tw * F32));
+        terms.add(new Term("blended chunk [3, 4, H, W] + weight sum [H, W] (float32)", (3L * vae.temporalStride() + 1) * pixels * F32));
+        return terms;
+    }
+
+    /** The decode's cache and largest-activation element counts per latent pixel of a chunk (both scale with h·w). */
+    private long[] decodePerLatentPixel() {
         List<Integer> mult = vae.dimMult();
         int n = mult.size();
         long[] dims = new long[n + 1];
         dims[0] = (long) vae.dim() * mult.get(n - 1);
         for (int i = 0; i < n; i++) dims[i + 1] = (long) vae.dim() * mult.get(n - 1 - i);
-        long h = latentHeight(), w = latentWidth(), t = 1;
+        long h = 1, w = 1, t = 1;
         long cache = 2 * vae.zDim() * h * w + 2L * 2 * 2 * dims[0] * h * w;   // conv1 + middle's two residual blocks
         long largest = 0;
         List<Boolean> temporal = vae.temperalUpsample();
@@ -129,10 +167,7 @@ public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, in
             }
         }
         cache += 2 * dims[n] * h * w;                                          // head conv
-        List<Term> terms = new ArrayList<>();
-        terms.add(new Term("VAE causal-conv caches (2 frames per conv input, float32)", cache * F32));
-        terms.add(new Term("VAE chunk activations: 6 live tensors of the largest stage (float32)", 6 * largest * F32));
-        return terms;
+        return new long[]{cache, largest};
     }
 
     /** Parameters of the VAE's encoder, decoder and the conv1 / conv2 between them. */
@@ -175,8 +210,8 @@ public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, in
 
     /** The plan as text, one term a line, in GB (10⁹ bytes). */
     public String describe() {
-        StringBuilder s = new StringBuilder(String.format("%s %dx%dx%d, %s blocks, swap %d, L=%d tokens%n",
-                dit, width, height, frames, storage, swap, tokens()));
+        StringBuilder s = new StringBuilder(String.format("%s %dx%dx%d, %s blocks, swap %d, VAE %s, L=%d tokens%n",
+                dit, width, height, frames, storage, swap, decodeTiling() == null ? "untiled" : "tiles of " + vaeTile, tokens()));
         line(s, "static", staticTerms());
         line(s, "one DiT block's activations", blockTerms());
         line(s, "one VAE decode chunk", decodeTerms());
@@ -190,7 +225,20 @@ public record MemoryPlan(DitConfig dit, VaeConfig vae, int width, int height, in
     }
 
     /** The same render with another swap count. */
-    public MemoryPlan withSwap(int n) { return new MemoryPlan(dit, vae, width, height, frames, storage, n); }
+    public MemoryPlan withSwap(int n) { return new MemoryPlan(dit, vae, width, height, frames, storage, n, vaeTile); }
+
+    /** The same render with the VAE decoding in tiles of this many latent pixels (0: untiled). */
+    public MemoryPlan withDecodeTile(int tile) { return new MemoryPlan(dit, vae, width, height, frames, storage, swap, tile); }
+
+    /** Decode tile sizes tried, largest first (in latent pixels; 32 is 256 output pixels). */
+    static final int[] DECODE_TILES = {64, 48, 32, 24, 16};
+
+    /** 0 (untiled) when this plan fits budgetBytes, else the largest decode tile that fits, else the smallest tile. */
+    public int chooseDecodeTile(long budgetBytes) {
+        if (withDecodeTile(0).peakBytes() <= budgetBytes) return 0;
+        for (int t : DECODE_TILES) if (withDecodeTile(t).peakBytes() <= budgetBytes) return t;
+        return DECODE_TILES[DECODE_TILES.length - 1];
+    }
 
     /** The smallest swap count whose planned peak fits in budgetBytes; throws when even all blocks swapped do not fit. */
     public int chooseSwap(long budgetBytes) {

@@ -46,15 +46,19 @@ public final class WanModel implements AutoCloseable {
     private final Device device;
     private final ScalarType dtype;
     private final WeightStorage storage;   // how the DiT keeps its block Linear weights
+    private final ModelOptions options;
     private WanDit dit;
+    private long textEncoderCopies;
+    private int ditSwap;   // blocks to swap when the DiT is (re)built
     private List<GenerateRequest.LoraRef> ditStack;
     private Set<String> ditTargets = Set.of();   // the keys the stack merged into dit changes
     private List<String> ditStamps;   // the stack's files as they were (size, modification time): a replaced file rebuilds
 
     private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
                      WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype,
-                     WeightStorage storage) {
+                     ModelOptions options) {
         this.id = id;
+        this.options = options;
         this.tokenizer = tokenizer;
         this.t5 = t5;
         this.ditConfig = ditConfig;
@@ -64,7 +68,8 @@ public final class WanModel implements AutoCloseable {
         this.defaultLoras = List.copyOf(defaultLoras);
         this.device = device;
         this.dtype = dtype;
-        this.storage = storage;
+        this.storage = options.storage();
+        this.ditSwap = options.blocksToSwap().auto() ? 0 : options.blocksToSwap().count();
     }
 
     /** The built-in preview model (generated weights, byte tokenizer); LoRAs from loraDir if given. */
@@ -74,10 +79,16 @@ public final class WanModel implements AutoCloseable {
 
     /** The preview model with its DiT's block Linear weights kept as storage says (e.g. float8). */
     public static WanModel preview(java.nio.file.Path loraDir, Device device, WeightStorage storage) {
+        return preview(loraDir, device, ModelOptions.of(storage));
+    }
+
+    /** The preview model using memory as options say (float8 blocks, block swap, umT5 on the host). */
+    public static WanModel preview(java.nio.file.Path loraDir, Device device, ModelOptions options) {
+        WeightStorage storage = options.storage();
         ScalarType f32 = ScalarType.Float;
         try (PointerScope scope = new PointerScope()) {
             Weights.Initializer init = PreviewModel.initializer(PreviewModel.SEED);
-            T5Encoder t5 = T5EncoderLoader.load(Weights.generated(init, device), PreviewModel.T5, f32);
+            T5Encoder t5 = T5EncoderLoader.load(Weights.generated(init, cpu()), PreviewModel.T5, f32);   // host copy, see encodeText
             Weights ditWeights = Weights.generated(init, device);
             WanDit dit = WanDit.build(PreviewModel.DIT, ditWeights, f32);
             // the base weights stay as a source for LoRA stacks (copies: LoRA stacks are merged into the
@@ -85,13 +96,14 @@ public final class WanModel implements AutoCloseable {
             Map<String, Tensor> pristine = new LinkedHashMap<>();
             ditWeights.generatedTensors().forEach((k, t) -> pristine.put(k, t.clone()));
             TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", pristine);
-            if (storage.isFloat8()) {   // quantised from the float32 base, as a checkpoint's DiT is on load
+            int swap = options.blocksToSwap().auto() ? 0 : options.blocksToSwap(PreviewModel.DIT, PreviewModel.VAE, 16, 16, 1);
+            if (storage.isFloat8() || swap > 0) {   // quantised from the float32 base, as a checkpoint's DiT is on load
                 dit.close();
-                dit = WanDit.load(PreviewModel.DIT, ditBase, device, f32, storage);
+                dit = WanDit.load(PreviewModel.DIT, ditBase, device, f32, storage, swap);
             }
             WanVae vae = WanVae.build(Weights.generated(init, device), PreviewModel.VAE, LatentScale.WAN21, f32);
             WanModel model = new WanModel(PreviewModel.ID, new ByteTokenizer(PreviewModel.TEXT_LEN), t5, PreviewModel.DIT, ditBase, vae,
-                    new LoraCatalog(loraDir), List.of(), device, f32, storage);
+                    new LoraCatalog(loraDir), List.of(), device, f32, options);
             model.dit = dit;
             model.ditStack = List.of();
             model.ditStamps = List.of();
@@ -124,6 +136,16 @@ public final class WanModel implements AutoCloseable {
     /** {@link #open(ModelDirectory.Files, java.nio.file.Path, Device, ScalarType)} keeping the DiT's block Linear weights as storage says. */
     public static WanModel open(ModelDirectory.Files files, java.nio.file.Path loraDir, Device device, ScalarType dtype,
                                 WeightStorage storage) {
+        return open(files, loraDir, device, dtype, ModelOptions.of(storage));
+    }
+
+    /**
+     * A real model using memory as options say. The DiT is built at the first {@link #dit} call
+     * (with auto block swap, for that render's size). With umT5 on the host it computes in float32
+     * when the model's dtype is float32, in bfloat16 otherwise.
+     */
+    public static WanModel open(ModelDirectory.Files files, java.nio.file.Path loraDir, Device device, ScalarType dtype,
+                                ModelOptions options) {
         PromptTokenizer tokenizer = null;
         T5Encoder t5 = null;
         TensorSource ditBase = null;
@@ -132,10 +154,10 @@ public final class WanModel implements AutoCloseable {
             ditBase = TensorSource.open(files.dit());
             if (cfg == null) cfg = DitConfig.detect(ditBase);
             tokenizer = HfTokenizer.open(files.tokenizer(), cfg.textLen());
-            t5 = T5EncoderLoader.open(files.textEncoder(), device, dtype);
+            t5 = T5EncoderLoader.open(files.textEncoder(), cpu(), dtype);   // kept in host memory, see encodeText
             WanVae vae = WanVae.load(files.vae(), device, ScalarType.Float);
             LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
-            return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, ditBase, vae, catalog, Recipe.defaultLoras(catalog), device, dtype, storage);
+            return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, ditBase, vae, catalog, Recipe.defaultLoras(catalog), device, dtype, options);
         } catch (RuntimeException e) {
             if (t5 != null) t5.close();
             if (tokenizer != null) tokenizer.close();
@@ -161,6 +183,61 @@ public final class WanModel implements AutoCloseable {
     public DitConfig ditConfig() { return ditConfig; }
 
     public Device device() { return device; }
+
+    /** How this model uses memory. */
+    public ModelOptions options() { return options; }
+
+    /**
+     * The trimmed umT5 output [L, dim] of one tokenized prompt (ids, mask: [1, text_len] int64 on any
+     * device). umT5's weights stay in host memory; with {@link ModelOptions#textEncoderOnHost()} it
+     * runs there, otherwise a device copy of its weights is made for this call and released after
+     * it, so the device never keeps umT5 while the DiT denoises (a CPU device uses the host copy as is).
+     * The result is on the encoder's device, in the caller's scope.
+     */
+    public Tensor encodeText(Tensor ids, Tensor mask) {
+        Device at = textEncoderDevice();
+        if (at.type().value == org.bytedeco.pytorch.global.torch.DeviceType.CPU.value)
+            return t5.encodeTrimmed(ids.to(at, ScalarType.Long), mask.to(at, ScalarType.Long));
+        try (T5Encoder onDevice = t5.copyTo(at)) {
+            textEncoderCopies++;
+            return onDevice.encodeTrimmed(ids.to(at, ScalarType.Long), mask.to(at, ScalarType.Long));
+        }
+    }
+
+    /** How many times umT5's weights were copied to the device for encoding (each released after), for tests. */
+    public long textEncoderCopies() { return textEncoderCopies; }
+
+    /** The device umT5 runs on: the host with {@link ModelOptions#textEncoderOnHost()}, else the model's device. */
+    public Device textEncoderDevice() { return options.textEncoderOnHost() ? cpu() : device; }
+
+    /** The memory plan of a render of this size: the swap count and VAE decode tiling this model uses for it. */
+    public MemoryPlan plan(int width, int height, int frames) {
+        return options.plan(ditConfig, vae.config(), width, height, frames);
+    }
+
+    /** The number of DiT blocks swapped for a render of this size (see {@link ModelOptions#blocksToSwap}). */
+    public int blocksToSwap(int width, int height, int frames) {
+        return options.blocksToSwap(ditConfig, vae.config(), width, height, frames);
+    }
+
+    private static Device cpu() { return new Device(org.bytedeco.pytorch.global.torch.DeviceType.CPU); }
+
+    /**
+     * {@link #dit(List)} for a render of this size: with auto block swap, a DiT built with another
+     * swap count is rebuilt with the count this size needs (the old one is freed first, so the
+     * device never holds both).
+     */
+    public WanDit dit(List<GenerateRequest.LoraRef> stack, int width, int height, int frames) {
+        int swap = blocksToSwap(width, height, frames);
+        if (dit != null && dit.blocksSwapped() != swap) {
+            dit.close();
+            dit = null;
+            ditStack = null;
+            ditTargets = Set.of();
+        }
+        ditSwap = swap;
+        return dit(stack);
+    }
 
     /**
      * The DiT with this LoRA stack merged. When the stack differs from the last one, the resident
@@ -202,7 +279,7 @@ public final class WanModel implements AutoCloseable {
                     throw e;
                 }
             } else {
-                WanDit rebuilt = WanDit.load(ditConfig, source, device, dtype, storage);
+                WanDit rebuilt = WanDit.load(ditConfig, source, device, dtype, storage, dit != null ? dit.blocksSwapped() : ditSwap);
                 if (dit != null) dit.close();
                 dit = rebuilt;
             }

@@ -70,7 +70,7 @@ public final class WanPipeline implements AutoCloseable {
                                                 byte[] resumeFrom, DenoisingLoop.Checkpoints checkpoints) {
         try (PointerScope scope = new PointerScope()) {
             listener.onStage(GenerationListener.Stage.TEXT);
-            WanDit dit = model.dit(r.loras());
+            WanDit dit = model.dit(r.loras(), r.width(), r.height(), r.frames());
             Tensor context = dit.embedContext(encode(r.prompt()));                          // [1, text_len, C]
             boolean negativeUsed = r.guidance() instanceof Nag n && n.active()
                     || r.guidance() instanceof Guidance.Cfg c && c.active();
@@ -124,7 +124,7 @@ public final class WanPipeline implements AutoCloseable {
         TokenizedPrompt tp = model.tokenizer().encode(cleaned);
         Tensor ids = longs(tp.ids()).view(1, -1);                                            // [1, text_len]
         Tensor mask = longs(tp.mask()).view(1, -1);                                          // [1, text_len]
-        return model.textEncoder().encodeTrimmed(ids.to(model.device(), ScalarType.Long), mask.to(model.device(), ScalarType.Long));
+        return model.encodeText(ids, mask);                                                  // [L, dim]
     }
 
     private static Tensor longs(long[] values) {
@@ -144,7 +144,8 @@ public final class WanPipeline implements AutoCloseable {
         WanVae vae = model.vae();
         byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(r.frames(), r.height() * r.width()), 3)];
         int[] written = {0};
-        vae.decode(latent.unsqueeze(0), chunk -> {                                           // chunk: [1, 3, n, H, W]
+        dev.kaze.pipeline.vae.DecodeTiling tiling = model.plan(r.width(), r.height(), r.frames()).decodeTiling();   // null: untiled
+        vae.decode(latent.unsqueeze(0), tiling, chunk -> {                                           // chunk: [1, 3, n, H, W]
             Tensor frames = WanVae.toUint8Frames(chunk).contiguous().cpu();                  // [n, H, W, 3] uint8
             int bytes = Math.toIntExact(frames.numel());
             frames.data_ptr_byte().get(rgb, written[0], bytes);

@@ -110,6 +110,29 @@ public final class Linear {
         return perTensor || blockwise;
     }
 
+    /**
+     * The tensors the weight is kept in: {weight} in the compute dtype, or {float8 values, scale(s)}.
+     * Block swapping copies exactly these between host and device ({@link #withStoredTensors}).
+     */
+    public Tensor[] storedTensors() { return quantized != null ? new Tensor[]{quantized, scale} : new Tensor[]{weight}; }
+
+    /**
+     * The same layer (dtype, bias, adapter) computing with other tensors of the same kinds and
+     * shapes as {@link #storedTensors()}: a device slot holding a copy of this layer's host weight.
+     */
+    public Linear withStoredTensors(Tensor[] stored) {
+        Tensor[] own = storedTensors();
+        if (stored.length != own.length)
+            throw new IllegalArgumentException("expected " + own.length + " stored tensor(s), got " + stored.length);
+        for (int i = 0; i < own.length; i++)
+            if (!Ops.same(own[i].scalar_type(), stored[i].scalar_type())
+                    || !java.util.Arrays.equals(Ops.shape(own[i]), Ops.shape(stored[i])))
+                throw new IllegalArgumentException("stored tensor " + i + " is " + stored[i].scalar_type() + " " + TensorSpec.format(Ops.shape(stored[i]))
+                        + ", this layer keeps " + own[i].scalar_type() + " " + TensorSpec.format(Ops.shape(own[i])));
+        return quantized != null ? new Linear(null, stored[0], stored[1], dtype, bias, adapter)
+                : new Linear(stored[0], null, null, dtype, bias, adapter);
+    }
+
     /** The weight in the compute dtype: the stored one, or the float8 values upcast (q · scale). */
     public Tensor weight() { return weight != null ? weight : Float8.dequantize(quantized, scale, dtype); }
 

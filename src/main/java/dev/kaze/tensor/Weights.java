@@ -28,6 +28,7 @@ public final class Weights {
     private final List<Tensor> handedOut = new ArrayList<>();
     private final java.util.Map<String, Tensor> generated = new java.util.LinkedHashMap<>();
     private final java.util.Map<String, Tensor> named = new java.util.LinkedHashMap<>();
+    private java.util.function.Predicate<String> onHost = key -> false;   // keys kept in host memory (block swap)
 
     public Weights(TensorSource source, Device device) {
         this(source, null, device);
@@ -58,6 +59,17 @@ public final class Weights {
 
     public Device device() { return device; }
 
+    /**
+     * Keeps the keys this predicate accepts in host memory instead of on the device: the weights
+     * of swapped DiT blocks (whose owner pins the tensors it finally keeps; temporaries such as a
+     * float32 weight quantised to float8 stay pageable). Call before taking anything.
+     */
+    public Weights onHost(java.util.function.Predicate<String> keys) {
+        if (!handedOut.isEmpty()) throw new IllegalStateException("onHost must be set before any tensor is taken");
+        this.onHost = keys;
+        return this;
+    }
+
     public boolean has(String key) { return source == null || source.spec(key) != null; }
 
     /**
@@ -87,7 +99,7 @@ public final class Weights {
             if (stored.is_meta()) {
                 result = Ops.same(stored.scalar_type(), dtype) ? stored : placeholder(dtype, shape);
             } else {
-                result = convert(stored, dtype);
+                result = convert(stored, dtype, key);
             }
             if (outer != null) outer.attach(result); else result.retainReference();
         }
@@ -162,7 +174,7 @@ public final class Weights {
         try (PointerScope inner = new PointerScope()) {
             Tensor host = torch.empty(shape, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
             if (n > 0) host.data_ptr_float().put(values);
-            result = convert(host, dtype);
+            result = convert(host, dtype, key);
             if (outer != null) outer.attach(result); else result.retainReference();
         }
         handedOut.add(result);
@@ -181,12 +193,14 @@ public final class Weights {
     /** For generated weights: every key taken so far with its tensor, in order. */
     public java.util.Map<String, Tensor> generatedTensors() { return java.util.Collections.unmodifiableMap(generated); }
 
-    private Tensor convert(Tensor stored, ScalarType dtype) {
+    private Tensor convert(Tensor stored, ScalarType dtype, String key) {
+        Device target = device;
+        boolean host = device.type().value != torch.DeviceType.CPU.value && onHost.test(key);
+        if (host) target = new Device(torch.DeviceType.CPU);
         boolean sameType = Ops.same(stored.scalar_type(), dtype);
-        boolean sameDevice = stored.device().type().value == device.type().value
-                && (!device.has_index() || stored.device().index() == device.index());
-        if (sameType && sameDevice) return stored;
-        return stored.to(device, dtype, false, false, new MemoryFormatOptional());
+        boolean sameDevice = stored.device().type().value == target.type().value
+                && (!target.has_index() || stored.device().index() == target.index());
+        return sameType && sameDevice ? stored : stored.to(target, dtype, false, false, new MemoryFormatOptional());
     }
 
     private static Tensor placeholder(ScalarType dtype, long... shape) {

@@ -46,4 +46,41 @@ class MemoryPlanTest {
         assertEquals(126.9e6, p.vaeParams(), 0.5e6);
         assertThrows(IllegalArgumentException.class, () -> p.chooseSwap(1_000_000_000L));
     }
+
+    @Test
+    void autoOptionsFor14bFp8At640x480x81FitA24GbCard() {
+        for (long budget : new long[]{BUDGET, 24L << 30}) {
+            ModelOptions auto = new ModelOptions(dev.kaze.tensor.WeightStorage.perTensor(dev.kaze.tensor.WeightStorage.Format.FP8_E4M3),
+                    ModelOptions.BlocksToSwap.AUTO, budget, false);
+            MemoryPlan plan = auto.plan(DitConfig.WAN_14B, VaeConfig.wan21(), 640, 480, 81);
+            System.out.println("auto, budget " + budget + ": swap " + plan.swap() + "\n" + plan.describe());
+            assertEquals(MemoryPlan.Storage.FP8, plan.storage());
+            assertTrue(plan.peakBytes() < budget, plan.describe());
+            if (plan.swap() > 0) assertTrue(plan.withSwap(plan.swap() - 1).peakBytes() > budget
+                    && plan.withSwap(plan.swap() - 1).withDecodeTile(16).peakBytes() > budget, "the chosen swap is the smallest");
+        }
+    }
+
+    @Test
+    void decodeTilesBoundTheVaeTerm() {
+        MemoryPlan p = new MemoryPlan(DitConfig.WAN_14B, VaeConfig.wan21(), 1280, 720, 81, MemoryPlan.Storage.FP8, 40);
+        long untiled = p.decodeTerms().stream().mapToLong(MemoryPlan.Term::bytes).sum();
+        MemoryPlan tiled = p.withDecodeTile(32);
+        long perTile = tiled.decodeTerms().stream().mapToLong(MemoryPlan.Term::bytes).sum();
+        System.out.println(tiled.describe());
+        assertEquals(new dev.kaze.pipeline.vae.DecodeTiling(32, 8), tiled.decodeTiling());
+        assertTrue(perTile < untiled, "tiles lower the decode term: " + perTile + " vs " + untiled);
+        // 90 x 160 latent pixels in tiles of 32 at stride 24: rows 0, 24, 48, 58; columns 0, 24, ..., 120, 128
+        assertEquals(4, tiled.decodeTiling().starts(90).size());
+        assertEquals(java.util.List.of(0L, 24L, 48L, 58L), tiled.decodeTiling().starts(90));
+        assertEquals(java.util.List.of(0L, 24L, 48L, 72L, 96L, 120L, 128L), tiled.decodeTiling().starts(160));
+        // a tile no smaller than the latent is an untiled decode
+        assertEquals(null, p.withDecodeTile(160).decodeTiling());
+        // untiled when it fits; a tile when only the decode term is over the budget
+        long budget = tiled.peakBytes();
+        assertTrue(p.peakBytes() > budget);
+        int chosen = p.chooseDecodeTile(budget);
+        assertTrue(chosen > 0 && p.withDecodeTile(chosen).peakBytes() <= budget, "tile " + chosen);
+        assertEquals(0, p.chooseDecodeTile(p.peakBytes()));
+    }
 }

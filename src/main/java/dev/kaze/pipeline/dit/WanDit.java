@@ -40,6 +40,7 @@ public final class WanDit implements AutoCloseable {
     private final RopeFreqs rope;
     private final java.util.Map<String, Tensor> parameters;   // checkpoint key -> the tensor the model computes with
     private final java.util.Map<String, Linear> blockLinears;  // "blocks.N.self_attn.q.weight" ... -> its Linear
+    private final BlockSwap swap;                              // null when every block is resident
 
     /** Takes one block Linear (path relative to the block) and records it by its weight key. */
     @FunctionalInterface
@@ -48,8 +49,9 @@ public final class WanDit implements AutoCloseable {
     private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, java.util.Map<String, Tensor> parameters,
                    java.util.Map<String, Linear> blockLinears, Tensor patchWeight, Tensor patchBias,
                    Linear textEmbedding0, Linear textEmbedding2, Linear timeEmbedding0, Linear timeEmbedding2,
-                   Linear timeProjection, List<WanAttentionBlock> blocks, Head head) {
+                   Linear timeProjection, List<WanAttentionBlock> blocks, Head head, BlockSwap swap) {
         this.config = config;
+        this.swap = swap;
         this.dtype = dtype;
         this.weights = weights;
         this.parameters = java.util.Map.copyOf(parameters);
@@ -81,7 +83,17 @@ public final class WanDit implements AutoCloseable {
      * weight keeps its precision. Block weights a checkpoint stores as float8 stay float8.
      */
     public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype, WeightStorage storage) {
-        return build(cfg, new Weights(source, device), dtype, storage);
+        return load(cfg, source, device, dtype, storage, 0);
+    }
+
+    /**
+     * {@link #load(DitConfig, TensorSource, Device, ScalarType, WeightStorage)} keeping the Linear
+     * weights of the last blocksToSwap blocks in host memory, streamed to the device block by block
+     * during every forward pass (0: all blocks resident). The output is bit-identical either way.
+     */
+    public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype, WeightStorage storage,
+                              int blocksToSwap) {
+        return build(cfg, new Weights(source, device), dtype, storage, blocksToSwap);
     }
 
     /** Builds the model from weights (a checkpoint's, or generated ones for the preview model). */
@@ -91,6 +103,17 @@ public final class WanDit implements AutoCloseable {
 
     /** {@link #build(DitConfig, Weights, ScalarType)} with the block Linear weights kept as storage says. */
     public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype, WeightStorage storage) {
+        return build(cfg, w, dtype, storage, 0);
+    }
+
+    /**
+     * {@link #build(DitConfig, Weights, ScalarType, WeightStorage)} with the Linear weights of the
+     * last blocksToSwap blocks taken into host memory and swapped in per block (see {@link BlockSwap}).
+     */
+    public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype, WeightStorage storage, int blocksToSwap) {
+        if (blocksToSwap < 0 || blocksToSwap > cfg.numLayers())
+            throw new IllegalArgumentException("blocks to swap is " + blocksToSwap + "; use 0.." + cfg.numLayers() + " for this model");
+        if (blocksToSwap > 0) w.onHost(BlockSwap.hostKeys(cfg.numLayers(), blocksToSwap));
         try (PointerScope scope = new PointerScope()) {
             w.skip("scaled_fp8");   // marker of ComfyUI's scaled float8 repacks: its scales are read per Linear
             ScalarType f32 = ScalarType.Float;
@@ -133,7 +156,8 @@ public final class WanDit implements AutoCloseable {
             Head head = new Head(w.take("head.modulation", f32, 1, 2, c),
                     Linear.take(w, "head.head", c, cfg.patchFeatures(), true, f32), cfg.eps());
             w.finish();
-            return new WanDit(cfg, dtype, w.keep(), w.named(), blockLinears, patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head);
+            BlockSwap swap = blocksToSwap > 0 ? new BlockSwap(blocks, blocksToSwap, w.device()) : null;
+            return new WanDit(cfg, dtype, w.keep(), w.named(), blockLinears, patchWeight, patchBias, text0, text2, time0, time2, proj, blocks, head, swap);
         }
     }
 
@@ -144,10 +168,12 @@ public final class WanDit implements AutoCloseable {
      * weights and does not own them: close this model, not the view, and not before the view's last use.
      */
     public WanDit withBlockAdapters(Function<String, Linear.Adapter> adapterFor) {
+        if (swap != null)
+            throw new IllegalStateException("adapter views need every block resident; load the DiT with 0 blocks to swap for training");
         List<WanAttentionBlock> adapted = new ArrayList<>();
         for (int i = 0; i < blocks.size(); i++) adapted.add(blocks.get(i).withAdapters("blocks." + i + ".", adapterFor));
         return new WanDit(config, dtype, null, java.util.Map.of(), java.util.Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
-                timeEmbedding2, timeProjection, adapted, head);
+                timeEmbedding2, timeProjection, adapted, head, null);
     }
 
     static Linear adapt(Linear linear, String path, Function<String, Linear.Adapter> adapterFor) {
@@ -173,6 +199,9 @@ public final class WanDit implements AutoCloseable {
     public Linear blockLinear(String weightKey) { return blockLinears.get(weightKey); }
 
     public ScalarType dtype() { return dtype; }
+
+    /** How many blocks keep their Linear weights in host memory (0: all resident). */
+    public int blocksSwapped() { return swap == null ? 0 : swap.swapped(); }
 
     /** The blocks, for the benchmark's per-block timing (package-private). */
     List<WanAttentionBlock> blocks() { return blocks; }
@@ -214,7 +243,15 @@ public final class WanDit implements AutoCloseable {
     public Tensor forward(Tensor x, Tensor t, Tensor context, Tensor nagContext, Nag nag) {
         Stem stem = stem(x, t);
         Tensor h = stem.x();                                                                                // [B, L, C]
-        for (WanAttentionBlock block : blocks) h = block.forward(h, stem.e0(), stem.freqs(), context, nagContext, nag);  // [B, L, C]
+        if (swap == null) {
+            for (WanAttentionBlock block : blocks) h = block.forward(h, stem.e0(), stem.freqs(), context, nagContext, nag);  // [B, L, C]
+        } else {
+            swap.begin();
+            for (int i = 0; i < blocks.size(); i++) {
+                h = swap.acquire(i, blocks.get(i)).forward(h, stem.e0(), stem.freqs(), context, nagContext, nag);  // [B, L, C]
+                swap.release(i);
+            }
+        }
         return head(h, stem);                                                                               // [B, c, F, H, W]
     }
 
@@ -248,6 +285,8 @@ public final class WanDit implements AutoCloseable {
 
     /** Block i of {@link #forward} (no NAG): h [B, L, C] -> [B, L, C] float32; context [B, text_len, C]. */
     public Tensor block(int i, Tensor h, Stem stem, Tensor context) {
+        if (swap != null)   // autograd keeps the slot tensors a swapped block computed with, which the next block overwrites
+            throw new IllegalStateException("running the DiT in pieces needs every block resident; load it with 0 blocks to swap for training");
         return blocks.get(i).forward(h, stem.e0(), stem.freqs(), context, null, null);
     }
 
@@ -261,5 +300,8 @@ public final class WanDit implements AutoCloseable {
                 .reshape(stem.batch(), c, stem.gf() * p[0], stem.gh() * p[1], stem.gw() * p[2]);           // [B, c, F, H, W]
     }
 
-    @Override public void close() { if (weights != null) weights.close(); }
+    @Override public void close() {
+        if (swap != null) swap.close();
+        if (weights != null) weights.close();
+    }
 }

@@ -63,6 +63,34 @@ public final class T5Encoder implements AutoCloseable {
 
     public T5Config config() { return config; }
 
+    /**
+     * A copy of this encoder's weights on device (its own tensors, freed when it is closed): umT5
+     * kept in host memory is copied to the GPU for encoding and released right after.
+     */
+    public T5Encoder copyTo(Device device) {
+        checkOpen();
+        List<Tensor> copies = new ArrayList<>();
+        java.util.function.UnaryOperator<Tensor> copy = t -> {
+            if (t == null) return null;
+            try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+                Tensor c = t.to(device, t.scalar_type(), false, true, new org.bytedeco.pytorch.MemoryFormatOptional());
+                c.retainReference();
+                copies.add(c);
+                return c;
+            }
+        };
+        try {
+            List<Block> moved = new ArrayList<>();
+            for (Block b : blocks)
+                moved.add(new Block(copy.apply(b.norm1()), copy.apply(b.q()), copy.apply(b.k()), copy.apply(b.v()), copy.apply(b.o()),
+                        copy.apply(b.posEmbedding()), copy.apply(b.norm2()), copy.apply(b.gate()), copy.apply(b.fc1()), copy.apply(b.fc2())));
+            return new T5Encoder(config, copy.apply(tokenEmbedding), copy.apply(posEmbedding), moved, copy.apply(norm), copies);
+        } catch (RuntimeException e) {
+            copies.forEach(Tensor::releaseReference);
+            throw e;
+        }
+    }
+
     /** dtype of the weights (the compute dtype). */
     public ScalarType dtype() { return tokenEmbedding.scalar_type().intern(); }
 

@@ -167,6 +167,36 @@ public final class WanVae implements AutoCloseable {
      * per-layer caches are alive at any time.
      */
     public void decode(Tensor latent, Consumer<Tensor> frames) {
+        decode(latent, null, frames);
+    }
+
+    /** {@link #decode(Tensor)} in spatial tiles (null: untiled); see {@link DecodeTiling}. */
+    public Tensor decode(Tensor latent, DecodeTiling tiling) {
+        PointerScope outer = PointerScope.getInnerScope();
+        Tensor result;
+        try (PointerScope call = new PointerScope()) {
+            List<Tensor> chunks = new ArrayList<>();
+            decode(latent, tiling, chunk -> {
+                call.attach(chunk);
+                chunks.add(chunk);
+            });
+            result = chunks.size() == 1 ? chunks.getFirst() : torch.cat(new TensorVector(chunks.toArray(Tensor[]::new)), 2);
+            keep(result, outer);
+        }
+        return result;
+    }
+
+    /**
+     * {@link #decode(Tensor, Consumer)} in spatial tiles when tiling is given and the latent is larger
+     * than one tile: every latent frame is decoded tile by tile, each tile with causal caches of its
+     * own, and the tiles are blended into the chunk (see {@link DecodeTiling}). Only one tile's
+     * activations are alive at a time, besides the caches of all tiles and the chunk itself.
+     */
+    public void decode(Tensor latent, DecodeTiling tiling, Consumer<Tensor> frames) {
+        if (latent.dim() == 5 && tiling != null && tiling.splits(latent.size(3), latent.size(4))) {
+            decodeTiled(latent, tiling, frames);
+            return;
+        }
         if (latent.dim() != 5 || latent.size(1) != config.zDim() || latent.size(2) < 1)
             throw new IllegalArgumentException("VAE decode expects latents [B, " + config.zDim() + ", F, h, w] with F >= 1, got "
                     + shape(latent));
@@ -181,6 +211,60 @@ public final class WanVae implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private void decodeTiled(Tensor latent, DecodeTiling tiling, Consumer<Tensor> frames) {
+        if (latent.size(1) != config.zDim() || latent.size(2) < 1)
+            throw new IllegalArgumentException("VAE decode expects latents [B, " + config.zDim() + ", F, h, w] with F >= 1, got "
+                    + shape(latent));
+        int scale = config.spatialStride();
+        long h = latent.size(3), w = latent.size(4);
+        List<Long> ys = tiling.starts(h), xs = tiling.starts(w);
+        long th = Math.min(tiling.tile(), h), tw = Math.min(tiling.tile(), w);
+        List<FeatureCache> caches = new ArrayList<>();
+        try (PointerScope call = new PointerScope()) {
+            Tensor z = latent.to(device, ScalarType.Float).div(invStd).add(mean);         // z: [B, z, F, h, w]
+            Tensor x = conv2.forward(z.to(dtype), (Tensor) null);                    // x: [B, z, F, h, w]
+            List<Tensor> weights = new ArrayList<>();                                 // per tile: [1, 1, 1, 8th, 8tw]
+            Tensor weightSum = torch.zeros(new long[]{1, 1, 1, h * scale, w * scale},
+                    new org.bytedeco.pytorch.TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(device)));
+            for (int j = 0; j < ys.size(); j++) {
+                Tensor wy = vector(tiling.axisWeights(ys, j, h, scale), device).view(-1, 1);   // wy: [8th, 1]
+                for (int i = 0; i < xs.size(); i++) {
+                    Tensor wx = vector(tiling.axisWeights(xs, i, w, scale), device).view(1, -1); // wx: [1, 8tw]
+                    Tensor wt = wy.mul(wx).view(1, 1, 1, th * scale, tw * scale);
+                    weights.add(wt);
+                    weightSum.narrow(3, ys.get(j) * scale, th * scale).narrow(4, xs.get(i) * scale, tw * scale).add_(wt);
+                    caches.add(new FeatureCache());
+                }
+            }
+            for (long f = 0; f < x.size(2); f++) {
+                try (PointerScope chunk = new PointerScope()) {
+                    Tensor acc = null;                                                // acc: [B, 3, 1|4, 8h, 8w]
+                    for (int j = 0; j < ys.size(); j++)
+                        for (int i = 0; i < xs.size(); i++) {
+                            int t = j * xs.size() + i;
+                            try (PointerScope tile = new PointerScope()) {
+                                Tensor xt = x.narrow(2, f, 1).narrow(3, ys.get(j), th).narrow(4, xs.get(i), tw).contiguous(); // [B, z, 1, th, tw]
+                                Tensor out = clamp(decoder.forward(xt, caches.get(t)).to(ScalarType.Float));                   // [B, 3, 1|4, 8th, 8tw]
+                                if (acc == null) {
+                                    acc = torch.zeros(new long[]{out.size(0), 3, out.size(2), h * scale, w * scale},
+                                            new org.bytedeco.pytorch.TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(device)));
+                                    chunk.attach(acc);
+                                }
+                                acc.narrow(3, ys.get(j) * scale, th * scale).narrow(4, xs.get(i) * scale, tw * scale).add_(out.mul(weights.get(t)));
+                            }
+                        }
+                    frames.accept(acc.div(weightSum));                              // a blend of values in [-1, 1]
+                }
+            }
+        } finally {
+            caches.forEach(FeatureCache::close);
+        }
+    }
+
+    private static Tensor vector(float[] values, Device device) {
+        return torch.from_blob(new FloatPointer(values), values.length).clone().to(device, ScalarType.Float);
     }
 
     /**
