@@ -457,10 +457,7 @@ public class TrainingController {
                                              @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
                                              @RequestParam(required = false) String after) {
         Caller caller = Caller.of(exchange);
-        long from = lastEventId != null ? EventFrames.after(lastEventId, "Last-Event-ID") : EventFrames.after(after, "after");
-        return blocking(() -> find(caller, id))
-                .flatMapMany(job -> events.stream(job.id(), from))
-                .map(e -> ServerSentEvent.builder(EventFrames.json(e)).id(Long.toString(e.seq())).event(e.type()).build());
+        return VideoController.sse(events, lastEventId, after, () -> find(caller, id));
     }
 
     // ---- files ----

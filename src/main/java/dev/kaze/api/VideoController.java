@@ -390,8 +390,13 @@ public class VideoController {
                                              @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
                                              @RequestParam(required = false) String after) {
         Caller caller = Caller.of(exchange);
+        return sse(events, lastEventId, after, () -> queue.get(caller.owner(), checkId(id), JobKind.VIDEO));
+    }
+
+    /** The event log of the job {@code find} returns (blocking; 404 through it), after Last-Event-ID or ?after=. */
+    static Flux<ServerSentEvent<String>> sse(JobEvents events, String lastEventId, String after, Callable<Job> find) {
         long from = lastEventId != null ? EventFrames.after(lastEventId, "Last-Event-ID") : EventFrames.after(after, "after");
-        return blocking(() -> queue.get(caller.owner(), checkId(id), JobKind.VIDEO))
+        return blocking(find)
                 .flatMapMany(job -> events.stream(job.id(), from))
                 .map(e -> ServerSentEvent.builder(EventFrames.json(e)).id(Long.toString(e.seq())).event(e.type()).build());
     }

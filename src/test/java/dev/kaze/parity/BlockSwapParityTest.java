@@ -35,18 +35,10 @@ class BlockSwapParityTest {
 
     @TestFactory
     Stream<DynamicTest> cases() throws IOException {
-        Path cases = ParityTest.parityDir().resolve("cases");
-        assertTrue(Files.isDirectory(cases), "parity fixtures not found at " + cases + " (set -Dkaze.parity.dir)");
         List<DynamicTest> tests = new ArrayList<>();
-        try (var files = Files.list(cases)) {
-            for (Path p : files.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList()) {
-                String kind;
-                try (ParityCase c = ParityCase.open(p)) { kind = c.kind(); }
-                if (!KINDS.contains(kind)) continue;
-                for (WeightStorage s : STORAGES)
-                    tests.add(DynamicTest.dynamicTest(p.getFileName() + " [" + s + "]", () -> run(p, s)));
-            }
-        }
+        for (Path p : ParityTest.casesOf(KINDS))
+            for (WeightStorage s : STORAGES)
+                tests.add(DynamicTest.dynamicTest(p.getFileName() + " [" + s + "]", () -> run(p, s)));
         assertTrue(tests.size() >= 4 * STORAGES.size(), "expected the four DiT kinds among the cases");
         return tests.stream();
     }

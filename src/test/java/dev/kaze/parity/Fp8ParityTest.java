@@ -59,18 +59,10 @@ class Fp8ParityTest {
 
     @TestFactory
     Stream<DynamicTest> cases() throws IOException {
-        Path cases = ParityTest.parityDir().resolve("cases");
-        assertTrue(Files.isDirectory(cases), "parity fixtures not found at " + cases + " (set -Dkaze.parity.dir)");
         List<DynamicTest> tests = new ArrayList<>();
-        try (var files = Files.list(cases)) {
-            for (Path p : files.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList()) {
-                String kind;
-                try (ParityCase c = ParityCase.open(p)) { kind = c.kind(); }
-                if (!KINDS.contains(kind)) continue;
-                for (Mode m : MODES)
-                    tests.add(DynamicTest.dynamicTest(p.getFileName() + " [" + m.name() + "]", () -> run(p, m)));
-            }
-        }
+        for (Path p : ParityTest.casesOf(KINDS))
+            for (Mode m : MODES)
+                tests.add(DynamicTest.dynamicTest(p.getFileName() + " [" + m.name() + "]", () -> run(p, m)));
         assertTrue(tests.size() >= 4 * MODES.size(), "expected the four DiT kinds among the cases, found " + tests.size() / MODES.size());
         return tests.stream();
     }

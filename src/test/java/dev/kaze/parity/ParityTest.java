@@ -8,6 +8,7 @@ import org.junit.jupiter.api.TestFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -39,6 +40,21 @@ class ParityTest {
 
     static Path parityDir() {
         return Path.of(System.getProperty("kaze.parity.dir", "../shared/fixtures/wan-parity")).toAbsolutePath().normalize();
+    }
+
+    /** The case files whose kind is one of kinds, in name order. */
+    static List<Path> casesOf(java.util.Set<String> kinds) throws IOException {
+        Path cases = parityDir().resolve("cases");
+        assertTrue(Files.isDirectory(cases), "parity fixtures not found at " + cases + " (set -Dkaze.parity.dir)");
+        List<Path> out = new java.util.ArrayList<>();
+        try (var files = Files.list(cases)) {
+            for (Path p : files.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList()) {
+                try (ParityCase c = ParityCase.open(p)) {
+                    if (kinds.contains(c.kind())) out.add(p);
+                }
+            }
+        }
+        return out;
     }
 
     @TestFactory
