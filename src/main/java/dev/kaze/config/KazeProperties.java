@@ -97,21 +97,30 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param storage      {@code compute} (the compute dtype, as read), {@code fp8-e4m3} or {@code fp8-e5m2}
      *                     (float8 values with float32 scales, quantised on load; half the memory of bf16)
      * @param fp8BlockSize with float8: one scale per this many input columns of each output row; 0: one per tensor
+     * @param fp8Matmul    with float8: {@code upcast} (the weight upcast to the compute dtype per use) or
+     *                     {@code scaled-mm} (aten::_scaled_mm with the input quantised to e4m3, for e4m3
+     *                     weights with one scale per tensor on a CPU or a CUDA device of compute
+     *                     capability ≥ 8.9; other layers and devices upcast)
      * @param blocksToSwap how many DiT blocks keep their Linear weights in host memory, streamed to the device
      *                     block by block (0: none), or {@code auto}: the fewest that fit kaze.device-memory-budget
      */
     public record Dit(@DefaultValue("compute") String storage, @DefaultValue("0") int fp8BlockSize,
-                      @DefaultValue("0") String blocksToSwap) {
+                      @DefaultValue("0") String blocksToSwap, @DefaultValue("upcast") String fp8Matmul) {
         public Dit {
-            weightStorage(storage, fp8BlockSize);   // fail at start-up on a bad value
+            weightStorage(storage, fp8BlockSize, fp8Matmul);   // fail at start-up on a bad value
             dev.kaze.pipeline.ModelOptions.BlocksToSwap.parse(blocksToSwap);
         }
 
         public dev.kaze.pipeline.ModelOptions.BlocksToSwap swap() { return dev.kaze.pipeline.ModelOptions.BlocksToSwap.parse(blocksToSwap); }
 
-        public dev.kaze.tensor.WeightStorage weightStorage() { return weightStorage(storage, fp8BlockSize); }
+        public dev.kaze.tensor.WeightStorage weightStorage() { return weightStorage(storage, fp8BlockSize, fp8Matmul); }
 
-        private static dev.kaze.tensor.WeightStorage weightStorage(String storage, int blockSize) {
+        private static dev.kaze.tensor.WeightStorage weightStorage(String storage, int blockSize, String matmul) {
+            dev.kaze.tensor.WeightStorage.Matmul mm = switch (matmul == null ? "upcast" : matmul.strip().toLowerCase(java.util.Locale.ROOT)) {
+                case "upcast" -> dev.kaze.tensor.WeightStorage.Matmul.UPCAST;
+                case "scaled-mm" -> dev.kaze.tensor.WeightStorage.Matmul.SCALED_MM;
+                default -> throw new IllegalArgumentException("kaze.dit.fp8-matmul is '" + matmul + "'; use upcast or scaled-mm");
+            };
             dev.kaze.tensor.WeightStorage.Format format = switch (storage == null ? "compute" : storage.strip().toLowerCase(java.util.Locale.ROOT)) {
                 case "compute" -> null;
                 case "fp8-e4m3" -> dev.kaze.tensor.WeightStorage.Format.FP8_E4M3;
@@ -122,7 +131,8 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
             if (blockSize < 0)
                 throw new IllegalArgumentException("kaze.dit.fp8-block-size is " + blockSize + "; use 0 (one scale per tensor) or a positive block size such as 128");
             if (format == null) return dev.kaze.tensor.WeightStorage.COMPUTE;
-            return blockSize == 0 ? dev.kaze.tensor.WeightStorage.perTensor(format) : dev.kaze.tensor.WeightStorage.blockwise(format, blockSize);
+            return (blockSize == 0 ? dev.kaze.tensor.WeightStorage.perTensor(format)
+                    : dev.kaze.tensor.WeightStorage.blockwise(format, blockSize)).withMatmul(mm);
         }
     }
 

@@ -13,7 +13,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * A Linear layer, y = x Wᵀ + b, computed in the compute dtype (the reference's autocast region
  * for block Linears, float32 for the embeddings it keeps in float32). The weight is kept either
  * in the compute dtype or as float8 values q with float32 scales, W = q · scale, upcast to the
- * compute dtype at every {@link #forward} (see {@link WeightStorage}).
+ * compute dtype at every {@link #forward} (see {@link WeightStorage}), or, with
+ * {@link WeightStorage.Matmul#SCALED_MM} where {@link ScaledMm#usable} holds, multiplied as float8.
  */
 public final class Linear {
     private final Tensor weight;       // [out, in] compute dtype, or null when float8
@@ -22,6 +23,7 @@ public final class Linear {
     private final ScalarType dtype;    // compute dtype
     private final Tensor bias;         // [out] or null
     private final Adapter adapter;     // or null
+    private final WeightStorage.Matmul matmul;
 
     /** A term added to the layer's output, computed from its input: an unmerged LoRA while training. */
     @FunctionalInterface
@@ -31,14 +33,16 @@ public final class Linear {
     }
 
     public Linear(Tensor weight, Tensor bias) {
-        this(weight, null, null, weight.scalar_type(), bias, null);
+        this(weight, null, null, weight.scalar_type(), bias);
     }
 
     private Linear(Tensor weight, Tensor quantized, Tensor scale, ScalarType dtype, Tensor bias) {
-        this(weight, quantized, scale, dtype, bias, null);
+        this(weight, quantized, scale, dtype, bias, null, WeightStorage.Matmul.UPCAST);
     }
 
-    private Linear(Tensor weight, Tensor quantized, Tensor scale, ScalarType dtype, Tensor bias, Adapter adapter) {
+    private Linear(Tensor weight, Tensor quantized, Tensor scale, ScalarType dtype, Tensor bias, Adapter adapter,
+                   WeightStorage.Matmul matmul) {
+        this.matmul = matmul;
         this.weight = weight;
         this.quantized = quantized;
         this.scale = scale;
@@ -48,7 +52,10 @@ public final class Linear {
     }
 
     /** The same weights with {@code adapter(x)} added to every output (null: none); y = x Wᵀ + b + adapter(x). */
-    public Linear withAdapter(Adapter adapter) { return new Linear(weight, quantized, scale, dtype, bias, adapter); }
+    public Linear withAdapter(Adapter adapter) { return new Linear(weight, quantized, scale, dtype, bias, adapter, matmul); }
+
+    /** The same layer multiplying as matmul says (only float8 Linears use it). */
+    public Linear withMatmul(WeightStorage.Matmul matmul) { return new Linear(weight, quantized, scale, dtype, bias, adapter, matmul); }
 
     /** A Linear keeping float8 values q [out, in] and float32 scale(s), computing in dtype. */
     public static Linear float8(Tensor quantized, Tensor scale, Tensor bias, ScalarType dtype) {
@@ -95,7 +102,7 @@ public final class Linear {
             linear = new Linear(w.take(weightKey, dtype, out, in), null, null, dtype, null);
         }
         Tensor bias = hasBias ? w.take(prefix + ".bias", dtype, out) : null;
-        return new Linear(linear.weight, linear.quantized, linear.scale, dtype, bias);
+        return new Linear(linear.weight, linear.quantized, linear.scale, dtype, bias, null, storage.matmul());
     }
 
     private static boolean checkScaleLayout(Weights w, String key, Tensor scale, long out, long in) {
@@ -129,8 +136,8 @@ public final class Linear {
                     || !java.util.Arrays.equals(Ops.shape(own[i]), Ops.shape(stored[i])))
                 throw new IllegalArgumentException("stored tensor " + i + " is " + stored[i].scalar_type() + " " + TensorSpec.format(Ops.shape(stored[i]))
                         + ", this layer keeps " + own[i].scalar_type() + " " + TensorSpec.format(Ops.shape(own[i])));
-        return quantized != null ? new Linear(null, stored[0], stored[1], dtype, bias, adapter)
-                : new Linear(stored[0], null, null, dtype, bias, adapter);
+        return quantized != null ? new Linear(null, stored[0], stored[1], dtype, bias, adapter, matmul)
+                : new Linear(stored[0], null, null, dtype, bias, adapter, matmul);
     }
 
     /** The weight in the compute dtype: the stored one, or the float8 values upcast (q · scale). */
@@ -185,8 +192,14 @@ public final class Linear {
     /** x: [..., in] -> [..., out] in the compute dtype. */
     public Tensor forward(Tensor x) {
         Tensor xc = Ops.as(x, dtype);
-        Tensor w = weight();                                                                     // [out, in]
-        Tensor y = bias == null ? torch.linear(xc, w) : torch.linear(xc, w, new TensorOptional(bias));
+        Tensor y;
+        if (quantized != null && matmul == WeightStorage.Matmul.SCALED_MM && ScaledMm.usable(xc, quantized, scale)) {
+            y = ScaledMm.linear(xc, quantized, scale, dtype);                                   // [..., out]
+            if (bias != null) y.add_(bias);
+        } else {
+            Tensor w = weight();                                                                 // [out, in]
+            y = bias == null ? torch.linear(xc, w) : torch.linear(xc, w, new TensorOptional(bias));
+        }
         return adapter == null ? y : y.add(adapter.forward(xc));
     }
 

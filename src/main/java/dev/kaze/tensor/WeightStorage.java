@@ -10,13 +10,34 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * @param format  the element type the weights are kept in
  * @param scaling how scales are laid out when bf16/f32 weights are quantised on load (weights
  *                that a checkpoint already stores as float8 keep the checkpoint's own scales)
+ * @param matmul  how a float8 Linear multiplies: upcast the weight (always), or a float8 matmul
+ *                where the device and the layer allow it ({@link Matmul#SCALED_MM})
  */
-public record WeightStorage(Format format, Scaling scaling) {
+public record WeightStorage(Format format, Scaling scaling, Matmul matmul) {
     /** Weights in the compute dtype, as read (no float8). */
     public static final WeightStorage COMPUTE = new WeightStorage(Format.COMPUTE, new Scaling.PerTensor());
 
     public WeightStorage {
-        if (format == null || scaling == null) throw new IllegalArgumentException("format and scaling are required");
+        if (format == null || scaling == null || matmul == null)
+            throw new IllegalArgumentException("format, scaling and matmul are required");
+    }
+
+    public WeightStorage(Format format, Scaling scaling) { this(format, scaling, Matmul.UPCAST); }
+
+    /** The same storage multiplying as matmul says. */
+    public WeightStorage withMatmul(Matmul matmul) { return new WeightStorage(format, scaling, matmul); }
+
+    /** How a float8 Linear computes x Wᵀ. */
+    public enum Matmul {
+        /** W = q · scale upcast to the compute dtype at every forward, then a compute-dtype matmul. */
+        UPCAST,
+        /**
+         * aten::_scaled_mm: the input quantised to e4m3 with one scale max|x|/448, multiplied with
+         * the float8 values, output in the compute dtype. Used where {@link ScaledMm#usable} holds
+         * (e4m3 weights with one scale, sizes multiples of 16, no gradient, a CPU or a CUDA device
+         * of compute capability ≥ 8.9); elsewhere UPCAST.
+         */
+        SCALED_MM
     }
 
     /** float8 with one scale per weight tensor. */

@@ -47,7 +47,16 @@ class MemoryPropertiesTest {
         assertThat(KazeProperties.memoryBudgetBytes("4096")).isEqualTo(4096);
         assertThatThrownBy(() -> KazeProperties.memoryBudgetBytes("lots")).hasMessageContaining("kaze.device-memory-budget");
         assertThatThrownBy(() -> new KazeProperties.TextEncoder("gpu")).hasMessageContaining("use cpu or device");
-        assertThatThrownBy(() -> new KazeProperties.Dit("compute", 0, "x")).hasMessageContaining("kaze.dit.blocks-to-swap");
+        assertThatThrownBy(() -> new KazeProperties.Dit("compute", 0, "x", "upcast")).hasMessageContaining("kaze.dit.blocks-to-swap");
+    }
+
+    @Test
+    void fp8MatmulParses() {
+        assertThat(new KazeProperties.Dit("fp8-e4m3", 0, "0", "scaled-mm").weightStorage().matmul())
+                .isEqualTo(dev.kaze.tensor.WeightStorage.Matmul.SCALED_MM);
+        assertThat(new KazeProperties.Dit("fp8-e4m3", 0, "0", null).weightStorage().matmul())
+                .isEqualTo(dev.kaze.tensor.WeightStorage.Matmul.UPCAST);
+        assertThatThrownBy(() -> new KazeProperties.Dit("fp8-e4m3", 0, "0", "fast")).hasMessageContaining("kaze.dit.fp8-matmul");
     }
 
     @Test

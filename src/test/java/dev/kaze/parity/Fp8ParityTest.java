@@ -49,13 +49,38 @@ class Fp8ParityTest {
     //   e4m3 per tensor       max 9.4e-2 (sample_unipc_cfg), mean ≤ 2.3e-2
     //   e4m3 block-wise (16)  max 9.9e-2 (sample_unipc_nag_lora), mean ≤ 1.9e-2
     //   e5m2 per tensor       max 2.4e-1 (dit_lora_forward), mean ≤ 5.3e-2
+    //   e4m3 per tensor, _scaled_mm (inputs quantised to e4m3 too)
+    //                         max 1.4e-1 (sample_unipc_cfg), mean ≤ 2.8e-2
     // (single forwards stay below 3e-2 / 6e-2 without LoRA; the 8-step samples accumulate more).
     // Bounds are about twice the worst measured value. For comparison float32 storage
     // passes these cases at their own atol (1e-4 for single forwards, 1e-3 with LoRA, 2e-3 for samples).
     static final List<Mode> MODES = List.of(
             new Mode("e4m3-per-tensor", WeightStorage.perTensor(Format.FP8_E4M3), 0.2, 0.05),
             new Mode("e4m3-blockwise16", WeightStorage.blockwise(Format.FP8_E4M3, 16), 0.2, 0.05),
-            new Mode("e5m2-per-tensor", WeightStorage.perTensor(Format.FP8_E5M2), 0.5, 0.12));
+            new Mode("e5m2-per-tensor", WeightStorage.perTensor(Format.FP8_E5M2), 0.5, 0.12),
+            new Mode("e4m3-per-tensor-scaled-mm", WeightStorage.perTensor(Format.FP8_E4M3).withMatmul(WeightStorage.Matmul.SCALED_MM), 0.3, 0.06));
+
+    /**
+     * dit_forward with e4m3 per-tensor weights: _scaled_mm (CPU kernel) differs from upcasting
+     * only by the inputs' e4m3 rounding (measured max 2.4e-2 over outputs of order 1; bound 6e-2).
+     */
+    @Test
+    void scaledMmAndUpcastAgreeOnDitForward() {
+        Path caseFile = ParityTest.parityDir().resolve("cases/dit_forward.safetensors");
+        try (PointerScope scope = new PointerScope(); ParityCase c = ParityCase.open(caseFile)) {
+            Tensor[] out = new Tensor[2];
+            int i = 0;
+            for (WeightStorage.Matmul mm : WeightStorage.Matmul.values())
+                try (Checkpoint ckpt = Checkpoint.open(c.fixture("weights"));
+                     WanDit dit = WanDit.load(DitForwardKind.config(c.fixtureDir(), ckpt), ckpt, new Device(torch.DeviceType.CPU),
+                             torch.ScalarType.Float, WeightStorage.perTensor(Format.FP8_E4M3).withMatmul(mm))) {
+                    out[i++] = dit.forward(c.tensor("x").unsqueeze(0), c.tensor("t"), dit.embedContext(c.tensor("context")), null, null);
+                }
+            double diff = out[0].sub(out[1]).abs().max().item_double();
+            System.out.printf("FP8 dit_forward scaled-mm vs upcast: max abs diff %.3e%n", diff);
+            assertThat(diff).isGreaterThan(0).isLessThan(6e-2);
+        }
+    }
 
     @TestFactory
     Stream<DynamicTest> cases() throws IOException {
