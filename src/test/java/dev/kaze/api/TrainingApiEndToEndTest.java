@@ -316,6 +316,16 @@ class TrainingApiEndToEndTest {
         assertThat(errors(upload(zip(good, Map.of("zeros.bin", new byte[10 << 20])), Map.of("args", args(2, 0, "x"))))).containsKey("dataset");
         assertThat(errors(upload(zip(good, Map.of("/abs.txt", "x".getBytes())), Map.of("args", args(2, 0, "x"))))).containsKey("dataset");
         assertThat(Path.of("/abs.txt")).doesNotExist();
+        // malformed requests
+        assertThat(errors(upload(zip(good, Map.of()), Map.of("args", "{not json")))).containsKey("args");
+        assertThat(errors(upload(zip(good, Map.of()), Map.of("args", args(2, 0, "x"), "bogus", "1")))).containsKey("bogus");
+        assertThat(errors(upload("not a zip at all".getBytes(), Map.of("args", args(2, 0, "x"))))).containsKey("dataset");
+        assertThat(errors(alice().post("/v1/trainings", "{\"args\":{}}"))).containsKey("dataset");
+        assertThat(errors(alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"lora_name\":\"../x\",\"priority\":99}")))
+                .containsKeys("lora_name", "priority");
+        assertThat(alice().send(alice().request("/v1/trainings").header("Content-Type", "text/plain")
+                .POST(HttpRequest.BodyPublishers.ofString("x")).build()).statusCode()).isEqualTo(415);
+        assertThat(alice().get("/v1/trainings/train_nope").statusCode()).isEqualTo(404);
         // nothing was queued, and no upload is left behind
         assertThat(ApiClient.json(alice().get("/v1/trainings")).get("data").findValues("lora_name").stream().map(JsonNode::asString))
                 .doesNotContain("x");
