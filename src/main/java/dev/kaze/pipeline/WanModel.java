@@ -53,6 +53,7 @@ public final class WanModel implements AutoCloseable {
     private List<GenerateRequest.LoraRef> ditStack;
     private Set<String> ditTargets = Set.of();   // the keys the stack merged into dit changes
     private List<String> ditStamps;   // the stack's files as they were (size, modification time): a replaced file rebuilds
+    private long ditLoads;            // DiTs loaded from the base source by dit(stack), for tests
 
     private WanModel(String id, PromptTokenizer tokenizer, T5Encoder t5, DitConfig ditConfig, TensorSource ditBase,
                      WanVae vae, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras, Device device, ScalarType dtype,
@@ -84,6 +85,16 @@ public final class WanModel implements AutoCloseable {
 
     /** The preview model using memory as options say (float8 blocks, block swap, umT5 on the host). */
     public static WanModel preview(java.nio.file.Path loraDir, Device device, ModelOptions options) {
+        return preview(loraDir, device, options, null);
+    }
+
+    /**
+     * The preview model whose DiT base source is {@code repack} applied to the generated weights
+     * (e.g. a published-style float8 repack with scale_weight tensors), loaded from it as a
+     * checkpoint's DiT is; null: the generated weights as they are. For tests.
+     */
+    static WanModel preview(java.nio.file.Path loraDir, Device device, ModelOptions options,
+                            java.util.function.UnaryOperator<Map<String, Tensor>> repack) {
         WeightStorage storage = options.storage();
         ScalarType f32 = ScalarType.Float;
         try (PointerScope scope = new PointerScope()) {
@@ -95,9 +106,9 @@ public final class WanModel implements AutoCloseable {
             // DiT's own tensors in place); the DiT just built serves the empty stack
             Map<String, Tensor> pristine = new LinkedHashMap<>();
             ditWeights.generatedTensors().forEach((k, t) -> pristine.put(k, t.clone()));
-            TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", pristine);
+            TensorMap ditBase = new TensorMap(PreviewModel.ID + " DiT (generated)", repack != null ? repack.apply(pristine) : pristine);
             int swap = options.blocksToSwap().auto() ? 0 : options.blocksToSwap(PreviewModel.DIT, PreviewModel.VAE, 16, 16, 1);
-            if (storage.isFloat8() || swap > 0) {   // quantised from the float32 base, as a checkpoint's DiT is on load
+            if (storage.isFloat8() || swap > 0 || repack != null) {   // quantised from the float32 base, as a checkpoint's DiT is on load
                 dit.close();
                 dit = WanDit.load(PreviewModel.DIT, ditBase, device, f32, storage, swap);
             }
@@ -248,9 +259,14 @@ public final class WanModel implements AutoCloseable {
      * model loaded fresh with the new stack. Never unmerged by subtraction. A block Linear kept as
      * float8 (from a bf16/float32 base) gets the same merged weight requantised with its own format
      * and scale layout, copied into its values and scales in place; quantisation is deterministic,
-     * so switching back gives the base's float8 bytes exactly. Falls back to rebuilding the DiT from
-     * the base source when a key is neither (e.g. a weight the checkpoint itself stores as float8),
-     * and when an in-place update fails halfway, the DiT is dropped and rebuilt next time.
+     * so switching back gives the base's float8 bytes exactly. A weight the checkpoint itself stores
+     * as float8 with its {@code scale_weight} (a published fp8 repack) kept by a float8 Linear is
+     * merged in float32 from q · scale, requantised with the Linear's scale layout and a fresh scale
+     * ({@link LoraStack#mergeFloat8}, as a fresh load through {@link LoraStack#apply} gets it), and
+     * gets the published q and scale copied back exactly when no LoRA patches it any more. Falls
+     * back to rebuilding the DiT from the base source for any other key (e.g. such a weight upcast
+     * to the compute dtype), and when an in-place update fails halfway, the DiT is dropped and
+     * rebuilt next time.
      */
     public WanDit dit(List<GenerateRequest.LoraRef> stack) {
         List<String> stamps = stamps(stack);
@@ -280,6 +296,7 @@ public final class WanModel implements AutoCloseable {
                 }
             } else {
                 WanDit rebuilt = WanDit.load(ditConfig, source, device, dtype, storage, dit != null ? dit.blocksSwapped() : ditSwap);
+                ditLoads++;
                 if (dit != null) dit.close();
                 dit = rebuilt;
             }
@@ -301,10 +318,18 @@ public final class WanModel implements AutoCloseable {
             }
             Linear l = dit.blockLinear(key);
             dev.kaze.tensor.TensorSpec spec = ditBase.spec(key);
-            if (l == null || !l.isFloat8() || spec == null || WeightStorage.Format.of(spec.dtype().scalarType()) != null
-                    || !spec.hasShape(l.quantized().sizes().vec().get())) return false;
+            if (l == null || !l.isFloat8() || spec == null || !spec.hasShape(l.quantized().sizes().vec().get())) return false;
+            WeightStorage.Format published = WeightStorage.Format.of(spec.dtype().scalarType());
+            if (published != null && (publishedScale(key) == null
+                    || published != WeightStorage.Format.of(l.quantized().scalar_type()))) return false;
         }
         return true;
+    }
+
+    /** The spec of the scale_weight the base stores beside a float8 weight key, or null. */
+    private dev.kaze.tensor.TensorSpec publishedScale(String weightKey) {
+        String scaleKey = Linear.scaleKey(weightKey);
+        return scaleKey == null ? null : ditBase.spec(scaleKey);
     }
 
     /** dit's tensor for key := the base tensor with the stack's patches merged (exactly the base when none). */
@@ -312,6 +337,17 @@ public final class WanModel implements AutoCloseable {
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
             Tensor p = dit.parameter(key);
             Tensor stored = ditBase.load(key);                              // pristine, stored dtype, host
+            if (p == null && WeightStorage.Format.of(stored.scalar_type()) != null) {   // published float8 (+ scale_weight)
+                Tensor scale = ditBase.load(Linear.scaleKey(key));                         // as published, host
+                Linear l = dit.blockLinear(key);
+                if (!stack.patches(key)) {
+                    l.copyStoredInPlace(stored, scale);                     // the published bytes, exactly
+                } else {
+                    Linear.Float8.Quantized merged = stack.mergeFloat8(key, stored, scale);   // as LoraStack.apply serves a fresh load
+                    l.copyStoredInPlace(merged.values(), merged.scale());
+                }
+                return;
+            }
             Tensor merged = stack.merge(key, stored);                       // float32 sum, cast once to the stored dtype
             if (p == null) {                                                // a float8 block Linear: quantised as at load
                 dit.blockLinear(key).requantizeInPlace(merged);
@@ -320,6 +356,17 @@ public final class WanModel implements AutoCloseable {
             Tensor value = merged.to(p.device(), p.scalar_type(), false, false, new MemoryFormatOptional());
             p.copy_(value);
         }
+    }
+
+    /** How many times {@link #dit(List)} loaded a DiT from the base source (not counting in-place updates), for tests. */
+    public long ditLoads() { return ditLoads; }
+
+    /** Frees the resident DiT, so the next {@link #dit(List)} loads one from the base source with its stack (for tests). */
+    void releaseDit() {
+        if (dit != null) dit.close();
+        dit = null;
+        ditStack = null;
+        ditTargets = Set.of();
     }
 
     /** The LoRA stack the resident DiT has merged, or null when none is built. */

@@ -77,7 +77,7 @@ public final class Linear {
      */
     public static Linear take(Weights w, String prefix, long in, long out, boolean hasBias, ScalarType dtype,
                               WeightStorage storage) {
-        String weightKey = prefix + ".weight", scaleKey = prefix + ".scale_weight";
+        String weightKey = prefix + ".weight", scaleKey = scaleKey(weightKey);
         ScalarType stored = w.storedType(weightKey);
         boolean storedFloat8 = stored != null && WeightStorage.Format.of(stored) != null;
         Linear linear;
@@ -103,6 +103,21 @@ public final class Linear {
         }
         Tensor bias = hasBias ? w.take(prefix + ".bias", dtype, out) : null;
         return new Linear(linear.weight, linear.quantized, linear.scale, dtype, bias, null, storage.matmul());
+    }
+
+    /**
+     * The key of the float32 scale(s) a published float8 checkpoint stores beside a float8 weight
+     * ({@code blocks.0.ffn.0.weight} -> {@code blocks.0.ffn.0.scale_weight}, ComfyUI's and Kijai's
+     * repacks); null when weightKey does not end in {@code .weight}.
+     */
+    public static String scaleKey(String weightKey) {
+        return weightKey.endsWith(".weight") ? weightKey.substring(0, weightKey.length() - ".weight".length()) + ".scale_weight" : null;
+    }
+
+    /** The weight key whose scale(s) {@link #scaleKey} names scaleKey; null for any other key. */
+    public static String weightKeyOfScale(String scaleKey) {
+        return scaleKey.endsWith(".scale_weight")
+                ? scaleKey.substring(0, scaleKey.length() - ".scale_weight".length()) + ".weight" : null;
     }
 
     private static boolean checkScaleLayout(Weights w, String key, Tensor scale, long out, long in) {
@@ -186,6 +201,26 @@ public final class Linear {
                         + " does not match the kept scale " + TensorSpec.format(Ops.shape(scale)));
             quantized.copy_(qs.values());
             scale.copy_(qs.scale().view(Ops.shape(scale)));
+        }
+    }
+
+    /**
+     * Copies float8 values [out, in] of this Linear's format and their scale(s) (any float dtype,
+     * as many values as this Linear's scale holds) into its own tensors in place, so views sharing
+     * them see the update: e.g. a published checkpoint's q and scale_weight, restored bit for bit.
+     * Only for float8 Linears.
+     */
+    public void copyStoredInPlace(Tensor values, Tensor scales) {
+        if (quantized == null) throw new IllegalStateException("copyStoredInPlace needs a float8 Linear; this one keeps " + dtype);
+        if (!Ops.same(values.scalar_type(), quantized.scalar_type()) || !java.util.Arrays.equals(Ops.shape(values), Ops.shape(quantized)))
+            throw new IllegalArgumentException("values " + values.scalar_type() + " " + TensorSpec.format(Ops.shape(values))
+                    + " do not match the float8 values " + quantized.scalar_type() + " " + TensorSpec.format(Ops.shape(quantized)));
+        if (scales.numel() != scale.numel())
+            throw new IllegalArgumentException("scale " + TensorSpec.format(Ops.shape(scales)) + " does not match the kept scale "
+                    + TensorSpec.format(Ops.shape(scale)));
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+            quantized.copy_(values);
+            scale.copy_(Ops.f32(scales).reshape(Ops.shape(scale)));
         }
     }
 

@@ -1,7 +1,10 @@
 package dev.kaze.pipeline.lora;
 
+import dev.kaze.tensor.Linear;
+import dev.kaze.tensor.Ops;
 import dev.kaze.tensor.TensorSource;
 import dev.kaze.tensor.TensorSpec;
+import dev.kaze.tensor.WeightStorage;
 import dev.kaze.tensor.WeightsException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -103,6 +106,42 @@ public record LoraStack(List<Layer> layers) {
     }
 
     /**
+     * A published float8 weight (values q [out, in], float8, and its {@code scale_weight}: [] / [1]
+     * per tensor or [out, in/block, 1] block-wise) with the stack's patches for {@code key} merged:
+     * {@code W = q · scale + Σ strength · ΔW} in float32, requantised to q's format with the same
+     * scale layout and a fresh scale from the merged weight's amax (per tensor or per block, as
+     * musubi-tuner and ComfyUI do). The new scale has the published scale's shape and dtype. New
+     * tensors on q's device in the caller's pointer scope; the same inputs always give the same bytes.
+     */
+    public Linear.Float8.Quantized mergeFloat8(String key, Tensor q, Tensor scale) {
+        WeightStorage.Format format = WeightStorage.Format.of(q.scalar_type());
+        if (format == null) throw new IllegalArgumentException("mergeFloat8 needs float8 values for '" + key + "', got " + q.scalar_type());
+        long[] shape = Ops.shape(q);
+        for (Layer l : layers) {
+            TensorSpec spec = l.file().targetSpec(key);
+            if (spec != null && !spec.hasShape(shape))
+                throw new WeightsException("LoRA " + l.file().path() + " patches '" + key + "' with shape "
+                        + TensorSpec.format(spec.shape()) + ", but the base tensor has shape " + TensorSpec.format(shape));
+        }
+        WeightStorage.Scaling scaling = scale.dim() == 3
+                ? new WeightStorage.Scaling.Blockwise((int) (q.size(1) / scale.size(1))) : new WeightStorage.Scaling.PerTensor();
+        PointerScope outer = PointerScope.getInnerScope();
+        try (PointerScope scope = new PointerScope()) {
+            Tensor scale32 = scale.to(q.device(), ScalarType.Float, false, false, new MemoryFormatOptional());
+            Tensor acc = Linear.Float8.dequantize(q, scale32, ScalarType.Float).contiguous();   // [out, in] float32, a new tensor
+            for (Layer l : layers) l.file().addInto(acc, key, l.strength());
+            Linear.Float8.Quantized qs = Linear.Float8.quantize(acc, format, scaling);
+            Tensor values = qs.values();                                                       // [out, in] float8
+            Tensor newScale = qs.scale().reshape(Ops.shape(scale)).to(scale.scalar_type());    // the published layout
+            for (Tensor t : new Tensor[]{values, newScale}) {
+                if (outer != null) outer.attach(t);
+                else t.retainReference();
+            }
+            return new Linear.Float8.Quantized(values, newScale);
+        }
+    }
+
+    /**
      * A source with the same keys and specs as {@code base} whose {@link TensorSource#load} gives
      * the merged tensor for every patched key (on the CPU, where base's tensors are). Every target
      * of every layer is checked against base's keys and shapes first. Closing it closes nothing.
@@ -138,7 +177,10 @@ public record LoraStack(List<Layer> layers) {
         @Override public TensorSpec spec(String key) { return base.spec(key); }
 
         @Override public Tensor load(String key) {
+            String ofScale = Linear.weightKeyOfScale(key);
+            if (ofScale != null && stack.patches(ofScale) && publishedFloat8(ofScale)) return mergedFloat8(ofScale, false);
             if (!stack.patches(key)) return base.load(key);
+            if (publishedFloat8(key)) return mergedFloat8(key, true);
             PointerScope outer = PointerScope.getInnerScope();
             try (PointerScope scope = new PointerScope()) {
                 Tensor w = base.load(key);
@@ -150,7 +192,39 @@ public record LoraStack(List<Layer> layers) {
             }
         }
 
+        /** A weight the base stores as float8 with its scale_weight beside it (a published fp8 repack). */
+        private boolean publishedFloat8(String weightKey) {
+            TensorSpec spec = base.spec(weightKey);
+            String scaleKey = Linear.scaleKey(weightKey);
+            return spec != null && WeightStorage.Format.of(spec.dtype().scalarType()) != null
+                    && scaleKey != null && base.spec(scaleKey) != null;
+        }
+
+        /** The merged float8 values (values) or their new scale (!values) of a published float8 weight, see {@link #mergeFloat8}. */
+        private Tensor mergedFloat8(String weightKey, boolean values) {
+            PointerScope outer = PointerScope.getInnerScope();
+            try (PointerScope scope = new PointerScope()) {
+                Tensor q = base.load(weightKey), scale = base.load(Linear.scaleKey(weightKey));
+                Tensor result;
+                if (q.device().is_meta()) {
+                    result = values ? q : scale;
+                } else {
+                    if (device != null) {
+                        q = q.to(device, q.scalar_type());
+                        scale = scale.to(device, scale.scalar_type());
+                    }
+                    Linear.Float8.Quantized merged = stack.mergeFloat8(weightKey, q, scale);
+                    result = values ? merged.values() : merged.scale();
+                }
+                if (outer != null) outer.attach(result);
+                else result.retainReference();
+                return result;
+            }
+        }
+
         @Override public String origin(String key) {
+            String ofScale = Linear.weightKeyOfScale(key);
+            if (ofScale != null && stack.patches(ofScale) && publishedFloat8(ofScale)) return origin(ofScale);
             if (!stack.patches(key)) return base.origin(key);
             List<String> files = new ArrayList<>();
             for (Layer l : stack.layers())
