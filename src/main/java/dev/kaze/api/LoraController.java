@@ -37,10 +37,8 @@ import tools.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -225,12 +223,7 @@ public class LoraController {
         }
         String sha256 = sha256(tmp);
         synchronized (moves) {
-            if (!replace && Files.exists(target)) throw exists(name);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
+            if (!catalog().install(tmp, name, replace)) throw exists(name);
             hashes.put(target, new Hashed(Files.size(target), Files.getLastModifiedTime(target), sha256));
         }
         ObjectNode item = describe(name);

@@ -198,10 +198,10 @@ public class TrainingController {
                             jsonField(fields, "register_checkpoints"), jsonField(fields, "priority"), jsonField(fields, "webhook"),
                             jsonField(fields, "metadata")));
                 }))
-                .doOnError(e -> JobQueueFiles.delete(dir))
+                .doOnError(e -> deleteQuietly(dir))
                 .doFinally(signal -> {
-                    JobQueueFiles.delete(zip);
-                    JobQueueFiles.delete(configFile);
+                    deleteQuietly(zip);
+                    deleteQuietly(configFile);
                 });
     }
 
@@ -370,7 +370,7 @@ public class TrainingController {
         links.put("files", self + "/files");
         links.put("cancel", self + "/cancel");
         links.put("resume", self + "/resume");
-        String output = resolved.path("args").path("output_name").asString("lora");
+        String output = TrainingArgs.fromJson(resolved.path("args")).outputName();   // checked when the job was created
         links.put("log", self + "/files/" + output + ".log.jsonl");
         links.put("loss_curve", self + "/files/" + output + "-loss.png");
         if (job.status() == JobStatus.COMPLETED) links.put("lora", "/v1/loras/" + resolved.path("lora_name").asString(""));
@@ -447,7 +447,7 @@ public class TrainingController {
             Job job = find(caller, id);
             TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
             queue.delete(caller.owner(), id);
-            if (spec.uploaded()) JobQueueFiles.delete(spec.datasetDir());
+            if (spec.uploaded()) deleteQuietly(spec.datasetDir());
             return JSON.createObjectNode().put("id", id).put("object", "training.deleted").put("deleted", true);
         });
     }
@@ -532,17 +532,12 @@ public class TrainingController {
                 }));
     }
 
-    /** Deleting files and directories that may not exist. */
-    static final class JobQueueFiles {
-        private JobQueueFiles() {}
-
-        static void delete(Path p) {
-            try {
-                if (Files.isDirectory(p)) JobQueue.deleteFiles(p);
-                else Files.deleteIfExists(p);
-            } catch (IOException | RuntimeException e) {
-                org.slf4j.LoggerFactory.getLogger(TrainingController.class).warn("could not delete {}: {}", p, e.getMessage());
-            }
+    /** Deletes a file or directory tree if it is there; a failure is logged, not thrown (clean-up after the answer). */
+    private static void deleteQuietly(Path p) {
+        try {
+            JobQueue.deleteFiles(p);
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(TrainingController.class).warn("could not delete {}: {}", p, e.getMessage());
         }
     }
 }

@@ -76,14 +76,14 @@ public final class TrainingRunner {
             if (!args.notes().isEmpty())
                 store.appendEvent(id, "notes", RequestJson.JSON.createObjectNode().set("notes", RequestJson.JSON.valueToTree(args.notes())).toString());
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
-            Path state = resumeState(spec, out, args);
+            SavedState state = resumeState(spec, out);
             Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
             if (state != null) {
-                store.appendEvent(id, "resumed", RequestJson.JSON.createObjectNode().put("state", state.getFileName().toString())
-                        .put("from_step", TrainingState.read(state).globalStep()).toString());
-                log.info("training {} resumes from {}", id, state);
+                store.appendEvent(id, "resumed", RequestJson.JSON.createObjectNode().put("state", state.dir().getFileName().toString())
+                        .put("from_step", state.step()).toString());
+                log.info("training {} resumes from {}", id, state.dir());
             }
-            LoraTrainer.Result result = state != null ? trainer.resume(state, out, listener) : trainer.train(out, listener);
+            LoraTrainer.Result result = state != null ? trainer.resume(state.dir(), out, listener) : trainer.train(out, listener);
             if (result.stopped()) return stopped(store, id);
             register(store, id, spec.loraName(), result.lora());
             ObjectNode resolved = (ObjectNode) RequestJson.JSON.readTree(job.resolvedJson());
@@ -164,8 +164,8 @@ public final class TrainingRunner {
      * The state to continue from: this job's newest saved state (it was cut off by a restart), else the
      * final state of the job it resumes. Null for a fresh run.
      */
-    private Path resumeState(TrainingSpec spec, Path out, TrainingArgs args) {
-        Optional<Path> own = newestState(out);
+    private SavedState resumeState(TrainingSpec spec, Path out) {
+        Optional<SavedState> own = newestState(out);
         if (own.isPresent()) return own.get();
         if (spec.resumeFrom() == null) return null;
         Path from = outputDir(queue.jobDir(spec.resumeFrom()));
@@ -173,20 +173,23 @@ public final class TrainingRunner {
                 + " saved no state to resume from; start a new training instead"));
     }
 
+    /** A state directory a run saved, and the step it was saved after. */
+    record SavedState(Path dir, int step) {}
+
     /** The saved state with the highest step under dir (states that cannot be read, e.g. cut off mid-write, are skipped). */
-    static Optional<Path> newestState(Path dir) {
+    static Optional<SavedState> newestState(Path dir) {
         if (!Files.isDirectory(dir)) return Optional.empty();
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().endsWith("-state"))
                     .flatMap(p -> {
                         try {
-                            return Stream.of(java.util.Map.entry(p, TrainingState.read(p).globalStep()));
+                            return Stream.of(new SavedState(p, TrainingState.read(p).globalStep()));
                         } catch (RuntimeException e) {
                             log.warn("skipping unreadable training state {}: {}", p, e.getMessage());
                             return Stream.empty();
                         }
                     })
-                    .max(Comparator.comparingInt(java.util.Map.Entry::getValue)).map(java.util.Map.Entry::getKey);
+                    .max(Comparator.comparingInt(SavedState::step));
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
         }

@@ -38,31 +38,54 @@ public final class LoraCatalog {
      * Copies a LoRA file into the catalog under {@code name}, atomically (a video request sees the
      * whole file or none). Returns false, copying nothing, when the name is taken and not {@code replace}.
      */
-    public synchronized boolean add(Path file, String name, boolean replace) {
+    public boolean add(Path file, String name, boolean replace) {
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(Files.createDirectories(directoryFor(name)), ".add-", ".tmp");
+            Files.copy(file, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return install(tmp, name, replace);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot add LoRA '" + name + "' to " + dir + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // a temporary file left behind is not listed (no .safetensors suffix)
+            }
+        }
+    }
+
+    /**
+     * Renames a complete file already in the catalog directory (a temporary one) to {@code name}'s
+     * file, atomically. Without {@code replace} a taken name is never overwritten, even by a rename
+     * racing this one (the name is claimed with a hard link): returns false and leaves tmp in place.
+     */
+    public boolean install(Path tmp, String name, boolean replace) throws IOException {
+        Path target = directoryFor(name).resolve(name + ".safetensors");
+        if (replace) {
+            try {
+                Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            return true;
+        }
+        try {
+            Files.createLink(target, tmp);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            return false;
+        }
+        Files.delete(tmp);
+        return true;
+    }
+
+    /** The directory name's file goes in, after checking the name. */
+    private Path directoryFor(String name) {
         new GenerateRequest.LoraRef(name, 1.0);   // validates the name
         if (dir == null) throw new IllegalStateException("this model has no LoRA directory to add '" + name + "' to");
         Path target = dir.resolve(name + ".safetensors").normalize();
         if (!target.getParent().equals(dir)) throw new IllegalArgumentException("LoRA name '" + name + "' points outside the LoRA directory");
-        if (!replace && Files.exists(target)) return false;
-        try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, ".add-", ".tmp");
-            try {
-                Files.copy(file, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                if (replace) Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-                else {
-                    Files.createLink(target, tmp);   // fails when the name was taken meanwhile
-                    Files.delete(tmp);
-                }
-                return true;
-            } catch (java.nio.file.FileAlreadyExistsException e) {
-                return false;
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot add LoRA '" + name + "' to " + dir + ": " + e.getMessage(), e);
-        }
+        return dir;
     }
 
     /** Names of every LoRA in the directory, sorted. */
