@@ -8,7 +8,7 @@ import org.bytedeco.pytorch.global.torch;
 final class PipelineFramesKind implements ParityKind {
     @Override
     public void check(ParityCase c) {
-        try (WanVae vae = VaeFixtureScale.load(c)) {
+        try (WanVae vae = WanVae.load(c.fixture("weights"), new Device(torch.DeviceType.CPU), torch.ScalarType.Float)) {
             var video = vae.decode(c.tensor("latent").unsqueeze(0));                 // video: [1, 3, T, H, W]
             c.assertClose("decoded uint8 frames", WanVae.toUint8Frames(video), c.tensor("expected_rgb"));
         }

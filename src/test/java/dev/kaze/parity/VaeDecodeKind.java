@@ -8,7 +8,7 @@ import org.bytedeco.pytorch.global.torch;
 final class VaeDecodeKind implements ParityKind {
     @Override
     public void check(ParityCase c) {
-        try (WanVae vae = VaeFixtureScale.load(c)) {
+        try (WanVae vae = WanVae.load(c.fixture("weights"), new Device(torch.DeviceType.CPU), torch.ScalarType.Float)) {
             c.assertClose("vae decode", vae.decode(c.tensor("latent")), c.tensor("expected"));
         }
     }

@@ -1,9 +1,6 @@
 package dev.kaze.pipeline.vae;
 
-import dev.kaze.parity.ParityCase;
-import dev.kaze.tensor.Checkpoint;
 import dev.kaze.tensor.SafetensorsFile;
-import dev.kaze.tensor.Weights;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -110,34 +107,6 @@ class WanVaeTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> vae.encode(torch.zeros(1, 4, 1, 8, 8)));
             assertTrue(e.getMessage().contains("[1, 4, 1, 8, 8]"), e.getMessage());
-        }
-    }
-
-    /**
-     * Diagnostic for the open question about the fixtures' latent std: the wan-parity fixtures
-     * (variant a) were produced with these std values, which differ from Wan2.1's (LatentScale.WAN21)
-     * in channels 2..15 while the mean is Wan2.1's. They were recovered by a per-channel linear fit
-     * of the vae_encode expectation against the un-normalised encoder output; with them the whole
-     * network (caches, chunking, resampling, attention) matches the fixtures. The parity kinds use
-     * the Wan2.1 constants of the spec, so they stay red until the constants question is settled.
-     */
-    private static final float[] FIXTURE_A_STD = {2.8184f, 1.4541f, 1.6599f, 1.8750f, 1.7059f, 2.5108f, 2.5200f, 2.1744f,
-            1.3449f, 1.5346f, 1.4919f, 1.6080f, 1.7079f, 1.5895f, 1.6911f, 1.4800f};
-
-    @Test
-    void networkMatchesTheParityFixturesUnderTheirLatentStd() {
-        LatentScale fixtureScale = new LatentScale(LatentScale.WAN21.mean(), FIXTURE_A_STD);
-        try (PointerScope scope = new PointerScope();
-             Checkpoint ckpt = Checkpoint.open(FIXTURES.resolve("vae.safetensors"));
-             WanVae v = WanVae.build(new Weights(ckpt, new Device(torch.DeviceType.CPU)),
-                     VaeConfig.fromJson(ckpt.metadata().get("config")), fixtureScale, torch.ScalarType.Float);
-             SafetensorsFile enc = SafetensorsFile.open(FIXTURES.resolve("cases/vae_encode.safetensors"));
-             SafetensorsFile dec = SafetensorsFile.open(FIXTURES.resolve("cases/vae_decode.safetensors"));
-             SafetensorsFile frames = SafetensorsFile.open(FIXTURES.resolve("cases/pipeline_frames.safetensors"))) {
-            ParityCase.assertClose("encode", v.encode(enc.tensor("video")), enc.tensor("expected"), 1e-4, 0);
-            ParityCase.assertClose("decode", v.decode(dec.tensor("latent")), dec.tensor("expected"), 1e-4, 0);
-            ParityCase.assertClose("uint8 frames", WanVae.toUint8Frames(v.decode(frames.tensor("latent").unsqueeze(0))),
-                    frames.tensor("expected_rgb"), 1, 0);
         }
     }
 }
