@@ -36,12 +36,12 @@ final class EventData {
     }
 
     static String cancelRequested() {
-        return json(MAPPER.createObjectNode().put("cancelRequested", true));
+        return json(MAPPER.createObjectNode().put("cancel_requested", true));
     }
 
     /** {@code previousWorkerId} may be null (a job claimed before workers were recorded). */
     static String requeued(String previousWorkerId) {
-        return json(status(JobStatus.QUEUED).put("previousWorkerId", previousWorkerId));
+        return json(status(JobStatus.QUEUED).put("previous_worker_id", previousWorkerId));
     }
 
     private static ObjectNode status(JobStatus status) {

@@ -12,9 +12,9 @@ class EventDataTest {
         assertThat(EventData.started("gpu-0 \"a\"")).isEqualTo("{\"status\":\"IN_PROGRESS\",\"worker_id\":\"gpu-0 \\\"a\\\"\"}");
         assertThat(EventData.completed()).isEqualTo("{\"status\":\"COMPLETED\"}");
         assertThat(EventData.cancelled()).isEqualTo("{\"status\":\"CANCELLED\"}");
-        assertThat(EventData.cancelRequested()).isEqualTo("{\"cancelRequested\":true}");
-        assertThat(EventData.requeued("w-1")).isEqualTo("{\"status\":\"QUEUED\",\"previousWorkerId\":\"w-1\"}");
-        assertThat(EventData.requeued(null)).isEqualTo("{\"status\":\"QUEUED\",\"previousWorkerId\":null}");
+        assertThat(EventData.cancelRequested()).isEqualTo("{\"cancel_requested\":true}");
+        assertThat(EventData.requeued("w-1")).isEqualTo("{\"status\":\"QUEUED\",\"previous_worker_id\":\"w-1\"}");
+        assertThat(EventData.requeued(null)).isEqualTo("{\"status\":\"QUEUED\",\"previous_worker_id\":null}");
     }
 
     @Test
