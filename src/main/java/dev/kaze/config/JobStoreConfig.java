@@ -1,6 +1,6 @@
 package dev.kaze.config;
 
-import dev.kaze.jobs.JdbcJobStore;
+import dev.kaze.jobs.store.JdbcJobStore;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
 import org.springframework.context.annotation.Bean;

@@ -1,6 +1,9 @@
 package dev.kaze.jobs;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.kaze.jobs.store.H2JobStoreTest;
+import dev.kaze.jobs.store.JdbcJobStore;
+import dev.kaze.jobs.store.JobSchema;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,9 @@
 package dev.kaze.jobs;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.kaze.jobs.store.H2JobStoreTest;
+import dev.kaze.jobs.store.JdbcJobStore;
+import dev.kaze.jobs.store.JobSchema;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.WanModel;

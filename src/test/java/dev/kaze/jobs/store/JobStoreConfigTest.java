@@ -1,6 +1,8 @@
-package dev.kaze.jobs;
+package dev.kaze.jobs.store;
 
 import dev.kaze.config.JobStoreConfig;
+import dev.kaze.jobs.Job;
+import dev.kaze.jobs.JobStore;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.flyway.autoconfigure.FlywayAutoConfiguration;
@@ -28,7 +30,7 @@ class JobStoreConfigTest {
                     JobStore store = context.getBean(JobStore.class);
                     Job job = store.create(JobStoreContract.video("alice", 0));
                     assertThat(store.find(job.id())).contains(job);
-                    assertThat(context.getBean(JdbcJobStore.class).dialect()).isEqualTo(JdbcJobStore.Dialect.H2);
+                    assertThat(context.getBean(JdbcJobStore.class).dialect()).isInstanceOf(SqlDialect.H2.class);
                     assertThat(context.getBean(JdbcJobStore.class).workerTimeout()).isEqualTo(Duration.ofSeconds(90));
                 });
     }

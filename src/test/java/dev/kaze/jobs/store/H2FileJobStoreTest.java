@@ -1,5 +1,8 @@
-package dev.kaze.jobs;
+package dev.kaze.jobs.store;
 
+import dev.kaze.jobs.Job;
+import dev.kaze.jobs.JobEvent;
+import dev.kaze.jobs.JobStatus;
 import com.zaxxer.hikari.HikariDataSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,6 @@
-package dev.kaze.jobs;
+package dev.kaze.jobs.store;
 
+import dev.kaze.jobs.JobStoreException;
 import org.flywaydb.core.Flyway;
 
 import javax.sql.DataSource;

@@ -1,5 +1,15 @@
-package dev.kaze.jobs;
+package dev.kaze.jobs.store;
 
+import dev.kaze.jobs.Checkpoint;
+import dev.kaze.jobs.IdempotencyConflictException;
+import dev.kaze.jobs.Job;
+import dev.kaze.jobs.JobEvent;
+import dev.kaze.jobs.JobKind;
+import dev.kaze.jobs.JobNotFoundException;
+import dev.kaze.jobs.JobPage;
+import dev.kaze.jobs.JobStatus;
+import dev.kaze.jobs.JobStore;
+import dev.kaze.jobs.NewJob;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,7 +42,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.LongStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -345,7 +357,7 @@ abstract class JobStoreContract {
         Set<String> all = new HashSet<>();
         for (int i = 0; i < 48; i++) all.add(store.create(video("u", i % 2)).id());
         JobStore[] stores = {store, other};
-        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        AtomicInteger next = new AtomicInteger();
         List<List<String>> perThread = runConcurrently(8, () -> {
             JobStore s = stores[next.getAndIncrement() % 2];
             List<String> mine = new ArrayList<>();
@@ -418,7 +430,7 @@ abstract class JobStoreContract {
 
         List<JobEvent> events = store.events(id, 0);
         assertThat(events).extracting(JobEvent::seq).containsExactlyElementsOf(
-                java.util.stream.LongStream.rangeClosed(1, 201).boxed().toList());
+                LongStream.rangeClosed(1, 201).boxed().toList());
         assertThat(events.subList(1, events.size())).allSatisfy(e -> {
             assertThat(e.type()).isEqualTo("progress");
             assertThat(e.dataJson()).startsWith("{\"i\":");

@@ -1,4 +1,4 @@
-package dev.kaze.jobs;
+package dev.kaze.jobs.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Properties;
 import java.util.UUID;
 
@@ -43,8 +44,8 @@ class PostgresJobStoreTest extends JobStoreContract {
     /** The configured user, else postgres, else the OS user; fails with the fix when none can connect. */
     static String reachableUser() {
         String configured = System.getProperty("kaze.test.pg.user");
-        var candidates = configured != null ? java.util.List.of(configured)
-                : java.util.List.of("postgres", System.getProperty("user.name"));
+        var candidates = configured != null ? List.of(configured)
+                : List.of("postgres", System.getProperty("user.name"));
         SQLException last = null;
         DriverManager.setLoginTimeout(5);
         for (String candidate : candidates) {

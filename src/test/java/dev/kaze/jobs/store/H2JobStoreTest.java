@@ -1,4 +1,4 @@
-package dev.kaze.jobs;
+package dev.kaze.jobs.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
@@ -10,11 +10,12 @@ import java.sql.Statement;
 import java.util.UUID;
 
 /** The job store contract on an in-memory H2 database (the embedded default's engine). */
-class H2JobStoreTest extends JobStoreContract {
+public class H2JobStoreTest extends JobStoreContract {
     final String url = "jdbc:h2:mem:jobs_" + UUID.randomUUID().toString().replace("-", "") + ";DB_CLOSE_DELAY=-1";
     HikariDataSource pool;
 
-    static HikariDataSource pool(String url, String name) {
+    /** A pool on {@code url}; also used by the tests of the job classes built on the store. */
+    public static HikariDataSource pool(String url, String name) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(url);
         config.setUsername("sa");
