@@ -1,10 +1,9 @@
 package dev.kaze.tensor;
 
+import dev.kaze.json.Json;
 import org.bytedeco.pytorch.Tensor;
 import tools.jackson.core.JacksonException;
-import tools.jackson.core.StreamReadFeature;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,7 +23,6 @@ import java.util.Set;
  */
 public final class Checkpoint implements TensorSource {
     static final List<String> STRIPPED_PREFIXES = List.of("model.diffusion_model.", "diffusion_model.");
-    private static final JsonMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
     private final String description;
     private final List<SafetensorsFile> files;
@@ -85,7 +83,7 @@ public final class Checkpoint implements TensorSource {
     private static Checkpoint openIndex(Path index) {
         JsonNode root;
         try {
-            root = JSON.readTree(Files.readString(index));
+            root = Json.MAPPER.readTree(Files.readString(index));
         } catch (IOException | JacksonException e) {
             String why = e instanceof JacksonException je ? je.getOriginalMessage() : e.toString();
             throw new WeightsException("cannot read checkpoint index " + index + ": " + why

@@ -1,6 +1,8 @@
 package dev.kaze.tensor;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -8,6 +10,8 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.Arrays;
 
 /**
  * A Linear layer, y = x Wᵀ + b, computed in the compute dtype (the reference's autocast region
@@ -148,7 +152,7 @@ public final class Linear {
             throw new IllegalArgumentException("expected " + own.length + " stored tensor(s), got " + stored.length);
         for (int i = 0; i < own.length; i++)
             if (!Ops.same(own[i].scalar_type(), stored[i].scalar_type())
-                    || !java.util.Arrays.equals(Ops.shape(own[i]), Ops.shape(stored[i])))
+                    || !Arrays.equals(Ops.shape(own[i]), Ops.shape(stored[i])))
                 throw new IllegalArgumentException("stored tensor " + i + " is " + stored[i].scalar_type() + " " + TensorSpec.format(Ops.shape(stored[i]))
                         + ", this layer keeps " + own[i].scalar_type() + " " + TensorSpec.format(Ops.shape(own[i])));
         return quantized != null ? new Linear(null, stored[0], stored[1], dtype, bias, adapter, matmul)
@@ -192,9 +196,9 @@ public final class Linear {
         if (w.dim() != 2 || w.size(0) != quantized.size(0) || w.size(1) != quantized.size(1))
             throw new IllegalArgumentException("weight " + TensorSpec.format(Ops.shape(w)) + " does not match the float8 values "
                     + TensorSpec.format(Ops.shape(quantized)));
-        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+        try (PointerScope scope = new PointerScope()) {
             WeightStorage storage = storage();
-            Tensor w32 = w.to(quantized.device(), ScalarType.Float, false, false, new org.bytedeco.pytorch.MemoryFormatOptional()); // [out, in]
+            Tensor w32 = w.to(quantized.device(), ScalarType.Float, false, false, new MemoryFormatOptional()); // [out, in]
             Float8.Quantized qs = Float8.quantize(w32, storage.format(), storage.scaling());
             if (qs.scale().numel() != scale.numel())
                 throw new IllegalStateException("requantised scale " + TensorSpec.format(Ops.shape(qs.scale()))
@@ -212,13 +216,13 @@ public final class Linear {
      */
     public void copyStoredInPlace(Tensor values, Tensor scales) {
         if (quantized == null) throw new IllegalStateException("copyStoredInPlace needs a float8 Linear; this one keeps " + dtype);
-        if (!Ops.same(values.scalar_type(), quantized.scalar_type()) || !java.util.Arrays.equals(Ops.shape(values), Ops.shape(quantized)))
+        if (!Ops.same(values.scalar_type(), quantized.scalar_type()) || !Arrays.equals(Ops.shape(values), Ops.shape(quantized)))
             throw new IllegalArgumentException("values " + values.scalar_type() + " " + TensorSpec.format(Ops.shape(values))
                     + " do not match the float8 values " + quantized.scalar_type() + " " + TensorSpec.format(Ops.shape(quantized)));
         if (scales.numel() != scale.numel())
             throw new IllegalArgumentException("scale " + TensorSpec.format(Ops.shape(scales)) + " does not match the kept scale "
                     + TensorSpec.format(Ops.shape(scale)));
-        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+        try (PointerScope scope = new PointerScope()) {
             quantized.copy_(values);
             scale.copy_(Ops.f32(scales).reshape(Ops.shape(scale)));
         }
@@ -275,8 +279,8 @@ public final class Linear {
             long[] scaleShape = scaling instanceof WeightStorage.Scaling.Blockwise(int bs) && in % bs == 0
                     ? new long[]{out, in / bs, 1} : new long[]{};
             return new Quantized(
-                    torch.empty(new long[]{out, in}, new TensorOptions(format.scalarType()).device(meta), new org.bytedeco.pytorch.MemoryFormatOptional()),
-                    torch.empty(scaleShape, new TensorOptions(ScalarType.Float).device(meta), new org.bytedeco.pytorch.MemoryFormatOptional()));
+                    torch.empty(new long[]{out, in}, new TensorOptions(format.scalarType()).device(meta), new MemoryFormatOptional()),
+                    torch.empty(scaleShape, new TensorOptions(ScalarType.Float).device(meta), new MemoryFormatOptional()));
         }
 
         /** q · scale in float32, then cast to dtype: q [out, in], scale [] / [1] / [out, nb, 1]. */

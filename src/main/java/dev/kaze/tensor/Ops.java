@@ -2,6 +2,7 @@ package dev.kaze.tensor;
 
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
@@ -41,7 +42,7 @@ public final class Ops {
     /** x * rsqrt(mean(x², -1) + eps), in float32. */
     public static Tensor rmsNormalize(Tensor x, double eps) {
         Tensor xf = f32(x);
-        return xf.mul(xf.pow(s(2)).mean(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()).add(s(eps)).rsqrt());
+        return xf.mul(xf.pow(s(2)).mean(new long[]{-1}, true, new ScalarTypeOptional()).add(s(eps)).rsqrt());
     }
 
     /** softmax(q kᵀ · scale) v over [B, N, L, D] tensors, no mask. */

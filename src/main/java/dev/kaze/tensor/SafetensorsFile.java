@@ -1,14 +1,12 @@
 package dev.kaze.tensor;
 
+import dev.kaze.json.Json;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import tools.jackson.core.JacksonException;
-import tools.jackson.core.StreamReadFeature;
-import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -42,10 +40,6 @@ import java.util.regex.Pattern;
 public final class SafetensorsFile implements AutoCloseable {
     /** Headers above this size are refused; real checkpoints stay far below it. */
     public static final long MAX_HEADER_BYTES = 100L << 20;
-    private static final JsonMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
     private static final Pattern DUPLICATE = Pattern.compile("Duplicate Object property \"(.*)\"", Pattern.DOTALL);
 
     /** One entry of the header. Offsets are relative to the start of the data area. */
@@ -109,7 +103,7 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         JsonNode root;
         try {
-            root = JSON.readTree(text);
+            root = Json.MAPPER.readTree(text);
         } catch (JacksonException e) {
             String msg = String.valueOf(e.getOriginalMessage());
             Matcher dup = DUPLICATE.matcher(msg);

@@ -1,9 +1,9 @@
 package dev.kaze.tensor;
 
+import dev.kaze.json.Json;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -31,7 +31,6 @@ import java.util.Map;
  * file and a failed write leaves any previous file untouched.
  */
 public final class SafetensorsWriter {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final long CHUNK = 64L << 20;
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -120,7 +119,7 @@ public final class SafetensorsWriter {
     }
 
     private static byte[] header(Path target, List<Placed> placed, Map<String, String> metadata) {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode meta = root.putObject("__metadata__");
             for (var m : metadata.entrySet()) {
@@ -136,7 +135,7 @@ public final class SafetensorsWriter {
             for (long s : p.spec().shape()) shape.add(s);
             entry.putArray("data_offsets").add(p.begin()).add(p.end());
         }
-        byte[] json = JSON.writeValueAsBytes(root);
+        byte[] json = Json.MAPPER.writeValueAsBytes(root);
         long padded = (json.length + 7L) & ~7L;
         if (padded > SafetensorsFile.MAX_HEADER_BYTES)
             throw refuse(target, "its header would be " + padded + " bytes, above the limit of "

@@ -10,6 +10,7 @@ import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch_cuda;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,7 +48,7 @@ public final class ScaledMm {
     public static boolean deviceSupports(Device device) {
         boolean cuda = device.is_cuda();
         if (!cuda && !device.is_cpu()) return false;
-        int index = cuda ? (device.has_index() ? device.index() : org.bytedeco.pytorch.global.torch_cuda.current_device()) : -1;
+        int index = cuda ? (device.has_index() ? device.index() : torch_cuda.current_device()) : -1;
         return DEVICES.computeIfAbsent((cuda ? "cuda:" : "cpu:") + index, k -> cuda
                 ? Op.HANDLE.hasKernelForDispatchKey(torch.DispatchKey.CUDA) && cudaCapability(index) >= 89
                 : Op.HANDLE.hasKernelForDispatchKey(torch.DispatchKey.CPU));

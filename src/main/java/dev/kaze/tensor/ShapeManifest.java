@@ -1,6 +1,7 @@
 package dev.kaze.tensor;
 
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -32,7 +33,7 @@ public final class ShapeManifest implements TensorSource {
     @Override public Tensor load(String key) {
         TensorSpec s = specs.get(key);
         if (s == null) throw new WeightsException(description + " has no tensor '" + key + "'");
-        TensorOptions o = new TensorOptions(s.dtype().scalarType()).device(new org.bytedeco.pytorch.DeviceOptional(new Device(torch.DeviceType.Meta)));
+        TensorOptions o = new TensorOptions(s.dtype().scalarType()).device(new DeviceOptional(new Device(torch.DeviceType.Meta)));
         return torch.empty(s.shape(), o, new MemoryFormatOptional());
     }
 

@@ -2,6 +2,8 @@ package dev.kaze.tensor;
 
 import org.bytedeco.pytorch.Tensor;
 
+import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -30,8 +32,8 @@ public interface TensorSource extends AutoCloseable {
      * Opens a checkpoint by its file name: a {@code torch.save} zip ({@code .pth}, {@code .pt}) or
      * safetensors (a file, a {@code .safetensors.index.json}, or a directory holding one).
      */
-    static TensorSource open(java.nio.file.Path path) {
-        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    static TensorSource open(Path path) {
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".pth") || name.endsWith(".pt")) return PthFile.open(path);
         return Checkpoint.open(path);
     }

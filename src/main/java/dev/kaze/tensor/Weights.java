@@ -10,9 +10,14 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * Hands a model builder its tensors by name, converted to the wanted dtype and device, and
@@ -26,9 +31,9 @@ public final class Weights {
     private final Set<String> consumed = new LinkedHashSet<>();
     private final List<String> problems = new ArrayList<>();
     private final List<Tensor> handedOut = new ArrayList<>();
-    private final java.util.Map<String, Tensor> generated = new java.util.LinkedHashMap<>();
-    private final java.util.Map<String, Tensor> named = new java.util.LinkedHashMap<>();
-    private java.util.function.Predicate<String> onHost = key -> false;   // keys kept in host memory (block swap)
+    private final Map<String, Tensor> generated = new LinkedHashMap<>();
+    private final Map<String, Tensor> named = new LinkedHashMap<>();
+    private Predicate<String> onHost = key -> false;   // keys kept in host memory (block swap)
 
     public Weights(TensorSource source, Device device) {
         this(source, null, device);
@@ -64,7 +69,7 @@ public final class Weights {
      * of swapped DiT blocks (whose owner pins the tensors it finally keeps; temporaries such as a
      * float32 weight quantised to float8 stay pageable). Call before taking anything.
      */
-    public Weights onHost(java.util.function.Predicate<String> keys) {
+    public Weights onHost(Predicate<String> keys) {
         if (!handedOut.isEmpty()) throw new IllegalStateException("onHost must be set before any tensor is taken");
         this.onHost = keys;
         return this;
@@ -137,7 +142,7 @@ public final class Weights {
      * the caller's scope, kept by {@link #keep()}); everything else it took or made is freed when
      * it returns, so a float32 copy quantised to float8 never outlives its conversion.
      */
-    public Tensor[] derive(java.util.function.Supplier<Tensor[]> build) {
+    public Tensor[] derive(Supplier<Tensor[]> build) {
         PointerScope outer = PointerScope.getInnerScope();
         int before = handedOut.size();
         Tensor[] results;
@@ -188,10 +193,10 @@ public final class Weights {
      * not a temporary of {@link #derive}), with that tensor: the model's parameters by checkpoint key,
      * for updating them in place (e.g. merging a LoRA stack without a rebuild).
      */
-    public java.util.Map<String, Tensor> named() { return java.util.Collections.unmodifiableMap(named); }
+    public Map<String, Tensor> named() { return Collections.unmodifiableMap(named); }
 
     /** For generated weights: every key taken so far with its tensor, in order. */
-    public java.util.Map<String, Tensor> generatedTensors() { return java.util.Collections.unmodifiableMap(generated); }
+    public Map<String, Tensor> generatedTensors() { return Collections.unmodifiableMap(generated); }
 
     private Tensor convert(Tensor stored, ScalarType dtype, String key) {
         Device target = device;

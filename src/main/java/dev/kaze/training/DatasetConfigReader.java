@@ -1,10 +1,10 @@
 // Port of musubi-tuner dataset/config_utils.py, load_user_config, ConfigSanitizer and BlueprintGenerator fallbacks
 package dev.kaze.training;
 
+import dev.kaze.json.Json;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.dataformat.toml.TomlMapper;
 
 import java.io.IOException;
@@ -26,7 +26,6 @@ import java.util.TreeSet;
  */
 public final class DatasetConfigReader {
     private static final ObjectMapper TOML = new TomlMapper();
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
 
     private static final Set<String> ASCENDABLE = Set.of("resolution", "caption_extension", "batch_size", "num_repeats",
             "enable_bucket", "bucket_no_upscale");
@@ -50,7 +49,7 @@ public final class DatasetConfigReader {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         ObjectMapper mapper;
         if (name.endsWith(".toml")) mapper = TOML;
-        else if (name.endsWith(".json")) mapper = JSON;
+        else if (name.endsWith(".json")) mapper = Json.MAPPER;
         else throw new DatasetConfigException(file, null, null,
                     "a dataset config must be a .toml or .json file (musubi-tuner's format); rename it accordingly");
         if (!Files.isRegularFile(file))
@@ -68,7 +67,7 @@ public final class DatasetConfigReader {
     public static DatasetConfig parse(Path file, String text, boolean toml) {
         JsonNode root;
         try {
-            root = (toml ? TOML : JSON).readTree(text);
+            root = (toml ? TOML : Json.MAPPER).readTree(text);
         } catch (JacksonException e) {
             throw new DatasetConfigException(file, null, null,
                     "not valid " + (toml ? "TOML" : "JSON") + ": " + e.getOriginalMessage(), e);

@@ -1,12 +1,12 @@
 // Port of musubi-tuner dataset/media_utils.py glob_images/glob_videos and the *DirectoryDatasource/*JsonlDatasource captions
 package dev.kaze.training;
 
+import dev.kaze.json.Json;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.ObjectMapper;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,7 +26,6 @@ public final class DatasetMedia {
     public static final Set<String> IMAGE_EXTENSIONS = Set.of(".png", ".jpg", ".jpeg", ".webp", ".bmp");
     public static final Set<String> VIDEO_EXTENSIONS = Set.of(".mp4", ".webm", ".avi", ".mkv", ".mov", ".flv", ".wmv",
             ".m4v", ".mpg", ".mpeg");
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
 
     /** The media found and the files skipped, each with the reason. */
     public record Listing(List<MediaFile> files, List<String> skipped) {
@@ -95,7 +94,7 @@ public final class DatasetMedia {
     static String readCaption(Path caption) {
         try {
             byte[] bytes = Files.readAllBytes(caption);
-            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString().strip();
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString().strip();
         } catch (CharacterCodingException e) {
             throw new DatasetMediaException(caption, "the caption is not valid UTF-8; save it as UTF-8", e);
         } catch (IOException e) {
@@ -119,7 +118,7 @@ public final class DatasetMedia {
             String where = "line " + (n + 1) + ": ";
             JsonNode node;
             try {
-                node = JSON.readTree(line);
+                node = Json.MAPPER.readTree(line);
             } catch (JacksonException e) {
                 throw new DatasetMediaException(file, where + "not valid JSON: " + e.getOriginalMessage(), e);
             }

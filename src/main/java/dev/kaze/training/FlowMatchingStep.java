@@ -11,6 +11,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import java.util.Arrays;
+
 import static dev.kaze.tensor.Ops.f32;
 import static dev.kaze.tensor.Ops.s;
 
@@ -53,7 +55,7 @@ public record FlowMatchingStep(double shift, double maxGradNorm, boolean gradien
      * {@link WanDit#embedContext}.
      */
     public TrainStepResult lossAndGradients(WanDit base, LoraNetwork lora, Tensor x0, Tensor noise, Tensor z, Tensor context) {
-        if (x0.dim() != 5 || !java.util.Arrays.equals(x0.sizes().vec().get(), noise.sizes().vec().get()))
+        if (x0.dim() != 5 || !Arrays.equals(x0.sizes().vec().get(), noise.sizes().vec().get()))
             throw new IllegalArgumentException("x0 and noise must both be [B, C, F, H, W] of the same shape");
         if (z.dim() != 1 || z.size(0) != x0.size(0))
             throw new IllegalArgumentException("z must be [B] with B = " + x0.size(0) + " (one draw per sample), got " + z.dim() + "-d");

@@ -5,19 +5,26 @@ import dev.kaze.pipeline.dit.DitConfig;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Linear;
 import dev.kaze.tensor.SafetensorsFile;
+import dev.kaze.tensor.SafetensorsWriter;
 import dev.kaze.tensor.WeightsException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -109,7 +116,7 @@ public final class LoraNetwork implements AutoCloseable {
             for (String path : paths(cfg)) {
                 long[] io = inOut(cfg, path);
                 double bound = 1.0 / Math.sqrt(io[0]);
-                Tensor down = torch.empty(new long[]{rank, io[0]}, new TensorOptions(ScalarType.Float), new org.bytedeco.pytorch.MemoryFormatOptional())
+                Tensor down = torch.empty(new long[]{rank, io[0]}, new TensorOptions(ScalarType.Float), new MemoryFormatOptional())
                         .uniform_(-bound, bound, new GeneratorOptional(gen));
                 Tensor up = torch.zeros(new long[]{io[1], rank}, new TensorOptions(ScalarType.Float));
                 modules.add(new Module(loraName(path), path, leaf(down, device), leaf(up, device), a));
@@ -137,7 +144,7 @@ public final class LoraNetwork implements AutoCloseable {
                 }
                 long[] ds = f.entry(dk).spec().shape(), us = f.entry(uk).spec().shape();
                 if (ds.length != 2 || us.length != 2 || ds[1] != io[0] || us[0] != io[1] || us[1] != ds[0]) {
-                    problems.add(name + ": down " + java.util.Arrays.toString(ds) + " / up " + java.util.Arrays.toString(us)
+                    problems.add(name + ": down " + Arrays.toString(ds) + " / up " + Arrays.toString(us)
                             + " do not fit a Linear " + io[0] + " -> " + io[1] + " ([rank, " + io[0] + "] and [" + io[1] + ", rank])");
                     continue;
                 }
@@ -195,12 +202,12 @@ public final class LoraNetwork implements AutoCloseable {
             for (Module m : byPath.values()) {
                 tensors.put(m.downKey(), m.down.detach().to(dtype).cpu().contiguous());
                 tensors.put(m.upKey(), m.up.detach().to(dtype).cpu().contiguous());
-                tensors.put(m.alphaKey(), torch.scalar_tensor(new org.bytedeco.pytorch.Scalar(m.alpha()),
+                tensors.put(m.alphaKey(), torch.scalar_tensor(new Scalar(m.alpha()),
                         new TensorOptions(dtype)));
             }
             Map<String, String> meta = new LinkedHashMap<>(metadata(dtype));
             meta.putAll(extraMetadata);
-            dev.kaze.tensor.SafetensorsWriter.write(file, tensors, meta);
+            SafetensorsWriter.write(file, tensors, meta);
         }
     }
 
@@ -217,9 +224,9 @@ public final class LoraNetwork implements AutoCloseable {
         meta.put("modelspec.sai_model_spec", "1.0.0");
         meta.put("modelspec.architecture", "wan2.1/lora");
         meta.put("modelspec.implementation", "https://github.com/Wan-Video/Wan2.1");
-        meta.put("modelspec.title", "LoRA@" + java.time.Instant.now().getEpochSecond());
+        meta.put("modelspec.title", "LoRA@" + Instant.now().getEpochSecond());
         meta.put("modelspec.resolution", "1280x720");
-        meta.put("modelspec.date", java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString());
+        meta.put("modelspec.date", LocalDate.now(ZoneOffset.UTC).toString());
         return meta;
     }
 

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * The loss curve of a run as a PNG ({@code {output_name}-loss.png}): every step's loss (thin, light)
@@ -73,8 +74,8 @@ final class LossChart {
             g.setTransform(saved);
 
             double fMinStep = minStep, fMaxStep = maxStep, fLo = lo, fHi = hi;
-            java.util.function.DoubleUnaryOperator px = s -> left + (s - fMinStep) / (fMaxStep - fMinStep) * (right - left);
-            java.util.function.DoubleUnaryOperator py = v -> bottom - (v - fLo) / (fHi - fLo) * (bottom - top);
+            DoubleUnaryOperator px = s -> left + (s - fMinStep) / (fMaxStep - fMinStep) * (right - left);
+            DoubleUnaryOperator py = v -> bottom - (v - fLo) / (fHi - fLo) * (bottom - top);
             Color lossColor = new Color(120, 170, 230), avgColor = new Color(200, 60, 30);
             for (int series = 0; series < 2; series++) {
                 Path2D.Double path = new Path2D.Double();

@@ -1,7 +1,7 @@
 package dev.kaze.training;
 
+import dev.kaze.json.Json;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,7 +26,6 @@ final class TrainingLog {
     /** One logged step. */
     record Entry(int step, int epoch, double loss, double avgLoss, double lr, double timestep, double gradNorm, double seconds) {}
 
-    private static final JsonMapper JSON = JsonMapper.builder().build();
     private final Path file;
     private final List<Entry> entries = new ArrayList<>();
 
@@ -69,7 +68,7 @@ final class TrainingLog {
         m.put("grad_norm", finite(e.gradNorm()));
         m.put("seconds", finite(e.seconds()));
         try {
-            Files.writeString(file, JSON.writeValueAsString(m) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Files.writeString(file, Json.MAPPER.writeValueAsString(m) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException ex) {
             throw new UncheckedIOException("cannot append to the training log " + file + ": " + ex.getMessage(), ex);
         }
@@ -80,7 +79,7 @@ final class TrainingLog {
 
     private static Entry parse(String line) {
         try {
-            JsonNode n = JSON.readTree(line);
+            JsonNode n = Json.MAPPER.readTree(line);
             return new Entry(n.get("step").intValue(), n.get("epoch").intValue(), num(n, "loss"), num(n, "avg_loss"), num(n, "lr"),
                     num(n, "timestep"), num(n, "grad_norm"), num(n, "seconds"));
         } catch (RuntimeException e) {

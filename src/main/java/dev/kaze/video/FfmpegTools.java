@@ -1,5 +1,7 @@
 package dev.kaze.video;
 
+import org.bytedeco.ffmpeg.ffmpeg;
+import org.bytedeco.ffmpeg.ffprobe;
 import org.bytedeco.javacpp.Loader;
 
 import java.nio.file.Path;
@@ -13,7 +15,7 @@ import java.util.Map;
  * {@code LD_LIBRARY_PATH} because libavutil finds its libva dependency only through it.
  */
 public enum FfmpegTools {
-    FFMPEG(org.bytedeco.ffmpeg.ffmpeg.class), FFPROBE(org.bytedeco.ffmpeg.ffprobe.class);
+    FFMPEG(ffmpeg.class), FFPROBE(ffprobe.class);
 
     private final Class<?> preset;
     private volatile String executable;

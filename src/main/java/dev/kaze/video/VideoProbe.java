@@ -1,8 +1,8 @@
 package dev.kaze.video;
 
+import dev.kaze.json.Json;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +20,6 @@ import java.util.concurrent.TimeUnit;
  */
 public final class VideoProbe {
     static final long TIMEOUT_SECONDS = 120;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private VideoProbe() {
     }
@@ -83,7 +82,7 @@ public final class VideoProbe {
             if (process.exitValue() != 0)
                 throw new VideoException(file, "ffprobe failed (exit " + process.exitValue() + ")" + (err.isEmpty() ? "" : ": " + err));
             try {
-                return JSON.readTree(out);
+                return Json.MAPPER.readTree(out);
             } catch (JacksonException e) {
                 throw new VideoException(file, "ffprobe wrote output that is not JSON: " + e.getOriginalMessage(), e);
             }

@@ -1,7 +1,7 @@
 package dev.kaze.tensor;
 
+import dev.kaze.json.Json;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,7 +18,7 @@ public final class CheckpointManifests {
     public static JsonNode entry(String name) {
         Path file = Path.of(System.getProperty("kaze.manifests", "../shared/fixtures/checkpoint-manifests.json"));
         try {
-            JsonNode e = JsonMapper.builder().build().readTree(Files.readString(file)).get(name);
+            JsonNode e = Json.MAPPER.readTree(Files.readString(file)).get(name);
             if (e == null) throw new IllegalStateException(file + " has no entry '" + name + "'");
             return e;
         } catch (IOException ex) {

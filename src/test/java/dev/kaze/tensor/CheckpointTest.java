@@ -1,5 +1,6 @@
 package dev.kaze.tensor;
 
+import dev.kaze.json.Json;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
@@ -10,7 +11,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -96,7 +96,7 @@ class CheckpointTest {
     }
 
     private Path index(String name, Map<String, String> weightMap) throws IOException {
-        var json = JsonMapper.builder().build();
+        var json = Json.MAPPER;
         var root = json.createObjectNode();
         root.putObject("metadata").put("total_size", 0);
         var wm = root.putObject("weight_map");
@@ -206,7 +206,7 @@ class CheckpointTest {
         Path dit = FIXTURES.resolve("dit.safetensors");
         try (Checkpoint ckpt = Checkpoint.open(dit)) {
             assertEquals(69, ckpt.keys().size());
-            JsonNode config = JsonMapper.builder().build().readTree(ckpt.metadata().get("config"));
+            JsonNode config = Json.MAPPER.readTree(ckpt.metadata().get("config"));
             assertEquals("WanModel", config.get("_class_name").asString());
             long dim = config.get("dim").asLong(), inDim = config.get("in_dim").asLong();
             assertEquals(new TensorSpec(DType.F32, new long[]{dim, inDim, 1, 2, 2}), ckpt.spec("patch_embedding.weight"));
@@ -216,7 +216,7 @@ class CheckpointTest {
             byte[] raw = Files.readAllBytes(dit);
             ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
             long n = b.getLong(0);
-            JsonNode entry = JsonMapper.builder().build()
+            JsonNode entry = Json.MAPPER
                     .readTree(new String(raw, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8)).get("blocks.0.cross_attn.k.bias");
             int begin = (int) (8 + n + entry.get("data_offsets").get(0).asLong());
             Tensor t = ckpt.load("blocks.0.cross_attn.k.bias");

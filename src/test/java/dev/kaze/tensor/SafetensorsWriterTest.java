@@ -1,5 +1,6 @@
 package dev.kaze.tensor;
 
+import dev.kaze.json.Json;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -15,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -166,7 +166,7 @@ class SafetensorsWriterTest {
         assertTrue(header.substring(json.length()).chars().allMatch(c -> c == ' '), "padding is spaces");
         assertTrue(json.length() > n - 8, "padding is less than 8 bytes");
 
-        JsonNode root = JsonMapper.builder().build().readTree(json);
+        JsonNode root = Json.MAPPER.readTree(json);
         List<String> names = root.propertyNames().stream().toList();
         assertEquals(List.of("__metadata__", "z.first", "a.second", "m.empty", "b.scalar"), names);
         assertEquals("{\"dim\": 8}", root.get("__metadata__").get("config").asString());

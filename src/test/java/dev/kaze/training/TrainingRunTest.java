@@ -1,5 +1,6 @@
 package dev.kaze.training;
 
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.WanModel;
 import dev.kaze.pipeline.WanPipeline;
 import dev.kaze.tensor.SafetensorsFile;
@@ -12,7 +13,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
@@ -30,7 +30,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** A whole run on the preview model by epochs: epoch saves, samples, the step log, the loss chart, metadata, resume. */
 class TrainingRunTest {
     private static final Device CPU = new Device(torch.DeviceType.CPU);
-    private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final String ARGS = """
             {"network_dim": 4, "network_alpha": 4, "learning_rate": 1e-2, "max_train_epochs": 2, "seed": 7,
              "save_every_n_epochs": 1, "sample_every_n_epochs": 1, "sample_at_first": true, "gradient_checkpointing": true,
@@ -58,7 +57,7 @@ class TrainingRunTest {
         return frames;
     }
 
-    private static TrainingArgs args(String json) { return TrainingArgs.fromJson(JSON.readTree(json)); }
+    private static TrainingArgs args(String json) { return TrainingArgs.fromJson(Json.MAPPER.readTree(json)); }
 
     @BeforeAll static void run() {
         model = WanModel.preview(null, CPU);
@@ -133,7 +132,7 @@ class TrainingRunTest {
         List<String> lines = Files.readAllLines(out.resolve("run.log.jsonl"));
         assertEquals(6, lines.size());
         for (int i = 0; i < 6; i++) {
-            JsonNode n = JSON.readTree(lines.get(i));
+            JsonNode n = Json.MAPPER.readTree(lines.get(i));
             assertEquals(List.of("step", "epoch", "loss", "avg_loss", "lr", "timestep", "grad_norm", "seconds"), List.copyOf(n.propertyNames()));
             assertEquals(i + 1, n.get("step").intValue());
             assertEquals(i < 3 ? 1 : 2, n.get("epoch").intValue());
@@ -198,7 +197,7 @@ class TrainingRunTest {
         assertEquals(4, Files.readAllLines(dir.resolve("run.log.jsonl")).size());
         trainer.resume(dir.resolve("run-000001-state"), dir, TrainingListener.NONE);
         List<String> lines = Files.readAllLines(dir.resolve("run.log.jsonl"));
-        assertEquals(List.of(1, 2, 3, 4, 5, 6), lines.stream().map(l -> JSON.readTree(l).get("step").intValue()).toList());
-        for (int i = 0; i < 6; i++) assertEquals(losses.get(i), JSON.readTree(lines.get(i)).get("loss").doubleValue(), 0.0, "step " + (i + 1));
+        assertEquals(List.of(1, 2, 3, 4, 5, 6), lines.stream().map(l -> Json.MAPPER.readTree(l).get("step").intValue()).toList());
+        for (int i = 0; i < 6; i++) assertEquals(losses.get(i), Json.MAPPER.readTree(lines.get(i)).get("loss").doubleValue(), 0.0, "step " + (i + 1));
     }
 }
