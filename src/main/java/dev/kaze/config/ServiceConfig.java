@@ -98,7 +98,7 @@ public class ServiceConfig implements WebFluxConfigurer {
     Mp4Encoder mp4Encoder() { return new Mp4Encoder(); }
 
     @Bean(destroyMethod = "close")
-    DeviceWorker deviceWorker(JobQueue queue, ModelInfo model, Mp4Encoder encoder) {
+    DeviceWorker deviceWorker(JobQueue queue, ModelInfo model, Mp4Encoder encoder, JobMetrics metrics) {
         String device = props.device();
         return new DeviceWorker(queue, () -> {
             boolean cuda = device.startsWith("cuda");
@@ -107,7 +107,7 @@ public class ServiceConfig implements WebFluxConfigurer {
             if (model.preview()) return WanModel.preview(model.loras().directory(), d, options);
             return WanModel.open(ModelDirectory.scan(props.models().dir()), props.models().loras(), d,
                     cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float, options);
-        }, encoder, workerId(), props.worker().checkpointEvery());
+        }, encoder, metrics, workerId(), props.worker().checkpointEvery());
     }
 
     /**
@@ -128,16 +128,13 @@ public class ServiceConfig implements WebFluxConfigurer {
     }
 
     @Bean
-    JobMetrics jobMetrics(io.micrometer.core.instrument.MeterRegistry registry, JobStore store, DeviceWorker worker) {
-        JobMetrics metrics = new JobMetrics(registry, store);
-        worker.metrics(metrics);
-        return metrics;
+    JobMetrics jobMetrics(io.micrometer.core.instrument.MeterRegistry registry, JobStore store) {
+        return new JobMetrics(registry, store);
     }
 
     @EventListener(ApplicationReadyEvent.class)
     public void startWorker(ApplicationReadyEvent event) throws java.io.IOException {
         Files.createDirectories(props.dataDir());
-        event.getApplicationContext().getBean(JobMetrics.class);
         if (props.worker().enabled()) event.getApplicationContext().getBean(DeviceWorker.class).start();
     }
 

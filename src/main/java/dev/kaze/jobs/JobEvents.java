@@ -5,8 +5,8 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 
+import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -16,15 +16,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * terminal event.
  */
 public final class JobEvents implements AutoCloseable {
-    public static final Set<String> TERMINAL = Set.of("completed", "failed", "cancelled");
-
     private final JobStore store;
     private final Sinks.Many<JobEvent> live = Sinks.many().multicast().directBestEffort();
     private final AutoCloseable subscription;
 
     public JobEvents(JobStore store) {
         this.store = store;
-        this.subscription = store.subscribe(e -> live.emitNext(e, Sinks.EmitFailureHandler.busyLooping(java.time.Duration.ofMillis(50))));
+        this.subscription = store.subscribe(e -> live.emitNext(e, Sinks.EmitFailureHandler.busyLooping(Duration.ofMillis(50))));
     }
 
     /** Every event of the job with seq > after, in order, then live until the terminal event. */
@@ -48,7 +46,7 @@ public final class JobEvents implements AutoCloseable {
                             return Flux.fromIterable(missed);
                         }).subscribeOn(Schedulers.boundedElastic());
                     })
-                    .takeUntil(e -> TERMINAL.contains(e.type()));
+                    .takeUntil(e -> JobEventType.isTerminal(e.type()));
         });
     }
 

@@ -32,8 +32,9 @@ public final class JobMetrics {
         Timer.builder("kaze.stage.duration").tag("stage", stage).description("time spent in a generation stage").register(registry).record(d);
     }
 
-    public void outcome(String outcome, Duration total) {
-        Counter.builder("kaze.jobs").tag("outcome", outcome).description("finished jobs by outcome").register(registry).increment();
-        Timer.builder("kaze.job.duration").tag("outcome", outcome).description("time from start to finish of a job").register(registry).record(total);
+    /** A job that ended with {@code outcome} after running for {@code total}. */
+    public void outcome(JobOutcome outcome, Duration total) {
+        Counter.builder("kaze.jobs").tag("outcome", outcome.tag()).description("finished jobs by outcome").register(registry).increment();
+        Timer.builder("kaze.job.duration").tag("outcome", outcome.tag()).description("time from start to finish of a job").register(registry).record(total);
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Comparator;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
@@ -26,16 +27,16 @@ public final class JobQueue {
     private final Set<String> cancelRequested = ConcurrentHashMap.newKeySet();
     private final Object wakeUp = new Object();
 
-    private final java.util.Map<String, Integer> ownerLimits;
+    private final Map<String, Integer> ownerLimits;
 
     /** ownerLimits: per-owner (API key id) overrides of perOwnerActive. */
-    public JobQueue(JobStore store, ModelInfo model, Path dataDir, int maxQueued, int perOwnerActive, java.util.Map<String, Integer> ownerLimits) {
+    public JobQueue(JobStore store, ModelInfo model, Path dataDir, int maxQueued, int perOwnerActive, Map<String, Integer> ownerLimits) {
         this.store = store;
         this.model = model;
         this.dataDir = dataDir;
         this.maxQueued = maxQueued;
         this.perOwnerActive = perOwnerActive;
-        this.ownerLimits = java.util.Map.copyOf(ownerLimits);
+        this.ownerLimits = Map.copyOf(ownerLimits);
     }
 
     public JobStore store() { return store; }

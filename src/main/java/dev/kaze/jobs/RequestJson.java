@@ -1,24 +1,23 @@
 package dev.kaze.jobs;
 
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /** The resolved request as the job records it (and reads it back to run or resume it). */
 public final class RequestJson {
-    static final JsonMapper JSON = JsonMapper.builder().build();
-
     private RequestJson() {}
 
     public static ObjectNode guidance(Guidance g) {
-        ObjectNode n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         switch (g) {
             case Nag nag -> n.put("type", "nag").put("scale", nag.scale()).put("tau", nag.tau()).put("alpha", nag.alpha());
             case Guidance.Cfg cfg -> n.put("type", "cfg").put("scale", cfg.scale());
@@ -28,7 +27,7 @@ public final class RequestJson {
     }
 
     public static ObjectNode write(GenerateRequest.Resolved r, String model) {
-        ObjectNode n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("model", model);
         n.put("prompt", r.prompt());
         n.put("trigger_added", r.triggerAdded());
@@ -52,11 +51,11 @@ public final class RequestJson {
     /** Duration as OpenAI's videos API writes it: a string of seconds. */
     public static String seconds(GenerateRequest.Resolved r) {
         double s = r.frames() / (double) r.fps();
-        return s == Math.rint(s) ? Long.toString((long) s) : String.format(java.util.Locale.ROOT, "%.2f", s);
+        return s == Math.rint(s) ? Long.toString((long) s) : String.format(Locale.ROOT, "%.2f", s);
     }
 
     public static GenerateRequest.Resolved read(String json) {
-        JsonNode n = JSON.readTree(json);
+        JsonNode n = Json.MAPPER.readTree(json);
         JsonNode g = n.get("guidance");
         Guidance guidance = switch (g.get("type").asString()) {
             case "nag" -> new Nag(g.get("scale").asDouble(), g.get("tau").asDouble(), g.get("alpha").asDouble());

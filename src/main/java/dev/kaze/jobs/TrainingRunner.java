@@ -1,28 +1,39 @@
 package dev.kaze.jobs;
 
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.WanPipeline;
+import dev.kaze.training.Dataset;
+import dev.kaze.training.DatasetCheckException;
 import dev.kaze.training.DatasetConfig;
+import dev.kaze.training.DatasetConfigException;
+import dev.kaze.training.DatasetMediaException;
 import dev.kaze.training.DatasetPaths;
-import dev.kaze.training.TrainingData;
 import dev.kaze.training.LoraTrainer;
 import dev.kaze.training.TrainingArgs;
+import dev.kaze.training.TrainingData;
 import dev.kaze.training.TrainingItem;
 import dev.kaze.training.TrainingListener;
 import dev.kaze.training.TrainingSample;
 import dev.kaze.training.TrainingSpec;
 import dev.kaze.training.TrainingState;
+import dev.kaze.training.VideoDatasetConfig;
 import org.bytedeco.javacpp.PointerScope;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
@@ -33,7 +44,7 @@ import java.util.stream.Stream;
  * by a new job; a run cut off by a shutdown or crash continues from its newest saved state when the
  * job is claimed again. The finished LoRA is added to the LoRA catalog under the spec's name.
  */
-public final class TrainingRunner {
+public final class TrainingRunner implements JobRunner {
     private static final Logger log = LoggerFactory.getLogger(TrainingRunner.class);
     /** Progress (percent) reached once the dataset is encoded; training fills the rest. */
     private static final int PREPARED = 10;
@@ -49,10 +60,29 @@ public final class TrainingRunner {
     /** The directory a training job writes its LoRAs, states, samples and logs to. */
     public static Path outputDir(Path jobDir) { return jobDir.resolve("output"); }
 
-    /** Outcome of {@link #run}: finished, cancelled (state saved), or interrupted by a shutdown. */
-    public enum Outcome { COMPLETED, CANCELLED, INTERRUPTED }
+    /**
+     * Runs the training to its end: COMPLETED, CANCELLED (state saved), INTERRUPTED by a shutdown (left in
+     * progress), or FAILED with an {@code invalid-dataset} (422) or {@code training-failed} problem. The
+     * outcome is complete when this returns.
+     */
+    @Override public CompletableFuture<JobOutcome> run(WanPipeline pipeline, Job job) {
+        String id = job.id();
+        try {
+            return CompletableFuture.completedFuture(train(pipeline, job));
+        } catch (JobNotFoundException e) {
+            throw e;
+        } catch (DatasetConfigException | DatasetMediaException | DatasetCheckException e) {
+            log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
+            queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, e.getMessage()));
+            return CompletableFuture.completedFuture(JobOutcome.FAILED);
+        } catch (RuntimeException | Error e) {
+            log.warn("training {} failed: {}", id, e.getMessage(), e);
+            queue.store().fail(id, ProblemTypes.failure("training-failed", "Training failed", 500, e.getMessage()));
+            return CompletableFuture.completedFuture(JobOutcome.FAILED);
+        }
+    }
 
-    public Outcome run(WanPipeline pipeline, Job job) {
+    private JobOutcome train(WanPipeline pipeline, Job job) {
         String id = job.id();
         JobStore store = queue.store();
         TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
@@ -60,7 +90,7 @@ public final class TrainingRunner {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
         }
         BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
         progress(store, id, "prepare", 1, 0, 0, null);
@@ -69,24 +99,25 @@ public final class TrainingRunner {
             List<TrainingSample> samples;
             try {
                 samples = prepare(pipeline, spec, config, store, id, stop);
-            } catch (java.util.concurrent.CancellationException e) {
+            } catch (CancellationException e) {
                 return stopped(store, id);
             }
             TrainingArgs args = TrainingArgs.fromJson(spec.args());
             if (!args.notes().isEmpty())
-                store.appendEvent(id, "notes", RequestJson.JSON.createObjectNode().set("notes", RequestJson.JSON.valueToTree(args.notes())).toString());
+                store.appendEvent(id, JobEventType.NOTES.wireName(),
+                        Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(args.notes())).toString());
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
             SavedState state = resumeState(spec, out);
             Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
             if (state != null) {
-                store.appendEvent(id, "resumed", RequestJson.JSON.createObjectNode().put("state", state.dir().getFileName().toString())
-                        .put("from_step", state.step()).toString());
+                store.appendEvent(id, JobEventType.RESUMED.wireName(), Json.MAPPER.createObjectNode()
+                        .put("state", state.dir().getFileName().toString()).put("from_step", state.step()).toString());
                 log.info("training {} resumes from {}", id, state.dir());
             }
             LoraTrainer.Result result = state != null ? trainer.resume(state.dir(), out, listener) : trainer.train(out, listener);
             if (result.stopped()) return stopped(store, id);
             register(store, id, spec.loraName(), result.lora());
-            ObjectNode resolved = (ObjectNode) RequestJson.JSON.readTree(job.resolvedJson());
+            ObjectNode resolved = (ObjectNode) Json.MAPPER.readTree(job.resolvedJson());
             ObjectNode r = resolved.putObject("result");
             r.put("steps", result.steps());
             r.put("loss", result.loss());
@@ -95,14 +126,14 @@ public final class TrainingRunner {
             r.put("lora_name", spec.loraName());
             store.updateProgress(id, 100, "train", result.steps(), trainer.totalSteps());
             store.complete(id, resolved.toString());
-            return Outcome.COMPLETED;
+            return JobOutcome.COMPLETED;
         }
     }
 
     /** The LoRA metadata only the job knows: musubi's {@code ss_datasets} and the model's names. */
-    private static java.util.Map<String, String> metadata(DatasetConfig config, WanPipeline pipeline, int samples) {
-        var datasets = RequestJson.JSON.createArrayNode();
-        for (dev.kaze.training.Dataset d : config.datasets()) {
+    private static Map<String, String> metadata(DatasetConfig config, WanPipeline pipeline, int samples) {
+        ArrayNode datasets = Json.MAPPER.createArrayNode();
+        for (Dataset d : config.datasets()) {
             var p = d.params();
             ObjectNode n = datasets.addObject();
             n.putArray("resolution").add(p.resolution().width()).add(p.resolution().height());
@@ -111,19 +142,19 @@ public final class TrainingRunner {
             n.put("num_repeats", p.numRepeats());
             n.put("enable_bucket", p.enableBucket());
             n.put("bucket_no_upscale", p.bucketNoUpscale());
-            String dirKey = d instanceof dev.kaze.training.VideoDatasetConfig ? "video_directory" : "image_directory";
+            String dirKey = d instanceof VideoDatasetConfig ? "video_directory" : "image_directory";
             n.put(dirKey, d.directory() == null ? null : d.directory().getFileName().toString());
-            if (d instanceof dev.kaze.training.VideoDatasetConfig v) {
+            if (d instanceof VideoDatasetConfig v) {
                 var f = v.frames();
                 n.put("frame_extraction", f.extraction().tomlName());
                 n.put("frame_stride", f.frameStride());
                 n.put("frame_sample", f.frameSample());
-                n.set("target_frames", RequestJson.JSON.valueToTree(f.targetFrames()));
+                n.set("target_frames", Json.MAPPER.valueToTree(f.targetFrames()));
                 n.put("max_frames", f.maxFrames());
                 if (f.sourceFps() != null) n.put("source_fps", f.sourceFps());
             }
         }
-        java.util.Map<String, String> meta = new java.util.LinkedHashMap<>();
+        Map<String, String> meta = new LinkedHashMap<>();
         meta.put("ss_datasets", datasets.toString());
         meta.put("ss_num_train_items", Integer.toString(samples));
         meta.put("ss_sd_model_name", pipeline.model().id());
@@ -131,10 +162,10 @@ public final class TrainingRunner {
         return meta;
     }
 
-    private Outcome stopped(JobStore store, String id) {
-        if (!running.getAsBoolean()) return Outcome.INTERRUPTED;   // requeued at the next start, resumes from its state
+    private JobOutcome stopped(JobStore store, String id) {
+        if (!running.getAsBoolean()) return JobOutcome.INTERRUPTED;   // requeued at the next start, resumes from its state
         store.cancel(id);
-        return Outcome.CANCELLED;
+        return JobOutcome.CANCELLED;
     }
 
     /**
@@ -147,12 +178,12 @@ public final class TrainingRunner {
         DatasetPaths.confine(config, spec.datasetRoot());
         TrainingData.Checked checked = TrainingData.check(config);
         if (!checked.warnings().isEmpty())
-            store.appendEvent(id, "dataset_warnings", RequestJson.JSON.createObjectNode()
-                    .set("warnings", RequestJson.JSON.valueToTree(checked.warnings())).toString());
+            store.appendEvent(id, JobEventType.DATASET_WARNINGS.wireName(), Json.MAPPER.createObjectNode()
+                    .set("warnings", Json.MAPPER.valueToTree(checked.warnings())).toString());
         return TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
             @Override public void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused) {
                 int pct = 1 + (PREPARED - 1) * done / total;
-                progress(store, id, "prepare", pct, done, total, RequestJson.JSON.createObjectNode()
+                progress(store, id, "prepare", pct, done, total, Json.MAPPER.createObjectNode()
                         .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded"));
             }
 
@@ -191,23 +222,23 @@ public final class TrainingRunner {
                     })
                     .max(Comparator.comparingInt(SavedState::step));
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
         }
     }
 
     /** Adds the LoRA to the catalog; a name taken meanwhile is reported as an event, the file stays downloadable. */
     private void register(JobStore store, String id, String name, Path lora) {
         boolean added = queue.model().loras().add(lora, name, false);
-        ObjectNode data = RequestJson.JSON.createObjectNode().put("lora_name", name).put("registered", added);
+        ObjectNode data = Json.MAPPER.createObjectNode().put("lora_name", name).put("registered", added);
         if (!added) data.put("reason", "a LoRA named '" + name + "' already exists; the file is kept in this training's files");
-        store.appendEvent(id, "lora", data.toString());
+        store.appendEvent(id, JobEventType.LORA.wireName(), data.toString());
     }
 
     private static void progress(JobStore store, String id, String stage, int pct, int step, int total, ObjectNode extra) {
         store.updateProgress(id, pct, stage, step, total);
-        ObjectNode data = extra != null ? extra : RequestJson.JSON.createObjectNode();
+        ObjectNode data = extra != null ? extra : Json.MAPPER.createObjectNode();
         data.put("stage", stage).put("progress", pct).put("step", step).put("total_steps", total);
-        store.appendEvent(id, "progress", data.toString());
+        store.appendEvent(id, JobEventType.PROGRESS.wireName(), data.toString());
     }
 
     /** Turns the trainer's callbacks into job progress and events. */
@@ -236,14 +267,14 @@ public final class TrainingRunner {
             int done = step - firstStep;
             long eta = Math.round(elapsed / done * (maxSteps - step));
             int pct = PREPARED + (int) ((100L - PREPARED - 1) * step / maxSteps);
-            ObjectNode data = RequestJson.JSON.createObjectNode().put("epoch", epoch).put("loss", loss).put("avg_loss", avgLoss)
+            ObjectNode data = Json.MAPPER.createObjectNode().put("epoch", epoch).put("loss", loss).put("avg_loss", avgLoss)
                     .put("learning_rate", lr).put("eta_seconds", eta);
             progress(store, id, "train", pct, step, maxSteps, data);
         }
 
         @Override public void onSaved(Path path, boolean state) {
             String rel = out.relativize(path).toString();
-            ObjectNode data = RequestJson.JSON.createObjectNode().put("kind", state ? "state" : "lora").put("file", rel);
+            ObjectNode data = Json.MAPPER.createObjectNode().put("kind", state ? "state" : "lora").put("file", rel);
             if (!state) {
                 data.put("url", "/v1/trainings/" + id + "/files/" + rel);
                 if (spec.registerCheckpoints() && !path.getFileName().toString().equals(outputName + ".safetensors")) {
@@ -253,13 +284,13 @@ public final class TrainingRunner {
                     if (added) data.put("lora_name", name);
                 }
             }
-            store.appendEvent(id, "checkpoint", data.toString());
+            store.appendEvent(id, JobEventType.CHECKPOINT.wireName(), data.toString());
         }
 
         @Override public void onSample(Path file, int step, int epoch) {
             String rel = out.relativize(file).toString().replace('\\', '/');
-            store.appendEvent(id, "sample", RequestJson.JSON.createObjectNode().put("file", rel).put("step", step).put("epoch", epoch)
-                    .put("url", "/v1/trainings/" + id + "/files/" + rel).toString());
+            store.appendEvent(id, JobEventType.SAMPLE.wireName(), Json.MAPPER.createObjectNode().put("file", rel).put("step", step)
+                    .put("epoch", epoch).put("url", "/v1/trainings/" + id + "/files/" + rel).toString());
         }
 
         @Override public boolean stopRequested() { return stop.getAsBoolean(); }

@@ -3,11 +3,13 @@ package dev.kaze.jobs;
 import dev.kaze.jobs.webhooks.WebhookDispatcher;
 import dev.kaze.jobs.webhooks.WebhookMessage;
 import dev.kaze.jobs.webhooks.WebhookTarget;
+import dev.kaze.json.Json;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
 import java.net.URI;
 import java.util.LinkedHashSet;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,14 +38,15 @@ public final class WebhookRelay implements AutoCloseable {
     }
 
     private void relay(JobEvent e) {
-        if (!WebhookTarget.EVENT_TYPES.contains(e.type())) return;
+        JobEventType type = JobEventType.of(e.type()).orElse(null);
+        if (type == null || !type.webhook()) return;
         Job job = store.find(e.jobId()).orElse(null);
         if (job == null || job.webhookJson() == null) return;
-        JsonNode hook = RequestJson.JSON.readTree(job.webhookJson());
+        JsonNode hook = Json.MAPPER.readTree(job.webhookJson());
         Set<String> events = new LinkedHashSet<>();
         hook.path("events").forEach(n -> events.add(n.asString()));
         WebhookTarget target = new WebhookTarget(URI.create(hook.get("url").asString()), events, secret);
-        ObjectNode body = RequestJson.JSON.createObjectNode();
+        ObjectNode body = Json.MAPPER.createObjectNode();
         String object = job.kind() == JobKind.VIDEO ? "video" : "training";
         String self = (job.kind() == JobKind.VIDEO ? "/v1/videos/" : "/v1/trainings/") + job.id();
         body.put("type", object + "." + e.type());
@@ -53,14 +56,14 @@ public final class WebhookRelay implements AutoCloseable {
         data.put("object", object);
         data.put("seq", e.seq());
         data.put("event", e.type());
-        data.put("status", job.status().name().toLowerCase());
-        data.set("event_data", e.dataJson() == null || e.dataJson().isBlank() ? RequestJson.JSON.createObjectNode() : RequestJson.JSON.readTree(e.dataJson()));
-        if (job.metadataJson() != null) data.set("metadata", RequestJson.JSON.readTree(job.metadataJson()));
-        if (e.type().equals("completed") && job.kind() == JobKind.VIDEO) {
+        data.put("status", job.status().name().toLowerCase(Locale.ROOT));
+        data.set("event_data", e.dataJson() == null || e.dataJson().isBlank() ? Json.MAPPER.createObjectNode() : Json.MAPPER.readTree(e.dataJson()));
+        if (job.metadataJson() != null) data.set("metadata", Json.MAPPER.readTree(job.metadataJson()));
+        if (type == JobEventType.COMPLETED && job.kind() == JobKind.VIDEO) {
             data.put("content_url", self + "/content");
             data.put("thumbnail_url", self + "/content?variant=thumbnail");
         }
-        if (e.type().equals("completed") && job.kind() == JobKind.TRAINING) data.put("files_url", self + "/files");
+        if (type == JobEventType.COMPLETED && job.kind() == JobKind.TRAINING) data.put("files_url", self + "/files");
         dispatcher.enqueue(target, new WebhookMessage("msg_" + job.id() + "_" + e.seq(), job.id(), e.seq(), e.type(), body.toString()));
     }
 

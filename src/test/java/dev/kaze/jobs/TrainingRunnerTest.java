@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.kaze.jobs.store.H2JobStoreTest;
 import dev.kaze.jobs.store.JdbcJobStore;
 import dev.kaze.jobs.store.JobSchema;
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.WanModel;
@@ -17,7 +18,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -63,7 +63,7 @@ class TrainingRunnerTest {
 
     static Job submit(String loraName) throws Exception {
         Path dir = tmp.resolve("dataset").toRealPath();
-        var args = JsonMapper.builder().build().readTree("{\"network_dim\":4,\"network_alpha\":4,\"learning_rate\":0.01,"
+        var args = Json.MAPPER.readTree("{\"network_dim\":4,\"network_alpha\":4,\"learning_rate\":0.01,"
                 + "\"max_train_steps\":12,\"seed\":5,\"output_name\":\"r\"}");
         TrainingSpec spec = new TrainingSpec(dir, dir, false, "dataset.toml", TestDatasets.TOML, args, loraName, false, null);
         return queue.enqueue(new NewJob(JobKind.TRAINING, "alice", 0, "{}", spec.toJson().toString(), null, null, null, null));
@@ -78,7 +78,7 @@ class TrainingRunnerTest {
     @Test
     void aRunCutOffByAShutdownContinuesFromItsStateAfterTheRestart() throws Exception {
         Job straight = submit("straight");
-        assertThat(new TrainingRunner(queue, () -> true).run(pipeline, claim(straight.id()))).isEqualTo(TrainingRunner.Outcome.COMPLETED);
+        assertThat(new TrainingRunner(queue, () -> true).run(pipeline, claim(straight.id())).join()).isEqualTo(JobOutcome.COMPLETED);
         assertThat(store.find(straight.id()).orElseThrow().status()).isEqualTo(JobStatus.COMPLETED);
 
         Job cut = submit("cut");
@@ -88,14 +88,14 @@ class TrainingRunnerTest {
             if (e.jobId().equals(cut.id()) && e.type().equals("progress") && e.dataJson().contains("\"step\":5,")
                     && e.dataJson().contains("\"stage\":\"train\"")) running.set(false);
         });
-        assertThat(new TrainingRunner(queue, running::get).run(pipeline, claim(cut.id()))).isEqualTo(TrainingRunner.Outcome.INTERRUPTED);
+        assertThat(new TrainingRunner(queue, running::get).run(pipeline, claim(cut.id())).join()).isEqualTo(JobOutcome.INTERRUPTED);
         watch.close();
         assertThat(store.find(cut.id()).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
         assertThat(TrainingRunner.newestState(TrainingRunner.outputDir(queue.jobDir(cut.id())))).isPresent();
 
         // the restart: the interrupted job is requeued, claimed again, and resumes
         assertThat(store.requeueInterrupted("worker-1")).isEqualTo(1);
-        assertThat(new TrainingRunner(queue, () -> true).run(pipeline, claim(cut.id()))).isEqualTo(TrainingRunner.Outcome.COMPLETED);
+        assertThat(new TrainingRunner(queue, () -> true).run(pipeline, claim(cut.id())).join()).isEqualTo(JobOutcome.COMPLETED);
         assertThat(store.events(cut.id(), 0)).anyMatch(e -> e.type().equals("resumed") && e.dataJson().contains("\"from_step\":"));
         long trainSteps = store.events(cut.id(), 0).stream()
                 .filter(e -> e.type().equals("progress") && e.dataJson().contains("\"stage\":\"train\"")).count();

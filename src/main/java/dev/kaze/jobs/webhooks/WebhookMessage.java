@@ -1,5 +1,7 @@
 package dev.kaze.jobs.webhooks;
 
+import dev.kaze.jobs.JobEventType;
+
 import java.util.HexFormat;
 import java.util.UUID;
 
@@ -10,7 +12,7 @@ import java.util.UUID;
  *              restarts, so receivers can drop duplicates; visible ASCII, at most 256 characters
  * @param jobId the job it belongs to; messages of one job are delivered one at a time in {@code seq} order
  * @param seq   the event's sequence number within its job
- * @param type  one of {@link WebhookTarget#EVENT_TYPES}
+ * @param type  the wire name of a {@link JobEventType} webhooks can receive ({@link WebhookTarget#EVENT_TYPES})
  * @param json  the request body, sent byte for byte as given (the Standard Webhooks envelope
  *              {@code {"type":..,"timestamp":..,"data":{..}}} is built by the caller)
  */
@@ -21,7 +23,7 @@ public record WebhookMessage(String id, String jobId, long seq, String type, Str
         }
         if (jobId == null || jobId.isBlank()) throw new IllegalArgumentException("webhook message " + id + " has no job id");
         if (seq < 0) throw new IllegalArgumentException("webhook message " + id + " has a negative seq " + seq);
-        if (!WebhookTarget.EVENT_TYPES.contains(type)) {
+        if (!JobEventType.of(type).map(JobEventType::webhook).orElse(false)) {
             throw new IllegalArgumentException("webhook message " + id + " has type '" + type + "'; it must be one of "
                     + String.join(", ", WebhookTarget.EVENT_TYPES));
         }

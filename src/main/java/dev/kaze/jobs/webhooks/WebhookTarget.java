@@ -1,5 +1,7 @@
 package dev.kaze.jobs.webhooks;
 
+import dev.kaze.jobs.JobEventType;
+
 import java.net.URI;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -10,17 +12,19 @@ import java.util.Set;
  * Where one job's events go: an http(s) URL, the event types wanted and the signing secret.
  *
  * @param url    http or https, with a host, no {@code user:password@}, at most {@value #MAX_URL_LENGTH} characters
- * @param events names from {@link #EVENT_TYPES}; null or empty means {@link #DEFAULT_EVENTS}
- *               (everything but {@code progress}, which can fire many times a second)
+ * @param events names from {@link #EVENT_TYPES}; null or empty means {@link #DEFAULT_EVENTS} (the lifecycle
+ *               events: not {@code progress}, which can fire many times a second, nor {@code checkpoint} or {@code sample})
  * @param secret {@code whsec_} + base64 of 24 to 64 bytes (see {@link WebhookSignature#newSecret()})
  */
 public record WebhookTarget(URI url, Set<String> events, String secret) {
     public static final int MAX_URL_LENGTH = 2048;
-    /** Every job event type a webhook can receive, in lifecycle order ({@code checkpoint} and {@code sample}: trainings only). */
-    public static final List<String> EVENT_TYPES = List.of("queued", "started", "progress", "checkpoint", "sample",
-            "completed", "failed", "cancelled");
-    /** What a target gets when it names no events: all but {@code progress}. */
-    public static final Set<String> DEFAULT_EVENTS = Set.of("queued", "started", "completed", "failed", "cancelled");
+    /**
+     * Every job event type a webhook can receive, in lifecycle order ({@code checkpoint} and {@code sample}:
+     * trainings only); the wire names of {@link JobEventType#webhookNames()}.
+     */
+    public static final List<String> EVENT_TYPES = JobEventType.webhookNames();
+    /** What a target gets when it names no events: the lifecycle, not {@code progress}, {@code checkpoint} or {@code sample}. */
+    public static final Set<String> DEFAULT_EVENTS = JobEventType.defaultWebhookNames();
 
     public WebhookTarget {
         url = checkUrl(url);

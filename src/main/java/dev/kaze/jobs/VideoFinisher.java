@@ -1,0 +1,106 @@
+package dev.kaze.jobs;
+
+import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.GeneratedVideo;
+import dev.kaze.video.Mp4Encoder;
+import dev.kaze.video.RgbFrames;
+import dev.kaze.video.Thumbnail;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Turns a rendered video into a finished job on its own thread, so the device worker can start the next
+ * job meanwhile: encodes the MP4 and the thumbnail, writes the reproducibility manifest
+ * ({@code request.json}: the resolved request, the software version, the frames' and the LoRAs' SHA-256)
+ * and completes the job.
+ */
+final class VideoFinisher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(VideoFinisher.class);
+    /** The software version the manifest names. */
+    static final String SOFTWARE_VERSION = "kaze-0.1.0";
+
+    private final JobQueue queue;
+    private final Mp4Encoder encoder;
+    private final ExecutorService encoding = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("kaze-encode").daemon().unstarted(r));
+    private final Map<String, String> fileHashes = new HashMap<>();
+
+    VideoFinisher(JobQueue queue, Mp4Encoder encoder) {
+        this.queue = queue;
+        this.encoder = encoder;
+    }
+
+    /**
+     * Finishes the job on the encoding thread: COMPLETED, or FAILED with an {@code encoding-failed} problem.
+     * Completes exceptionally with {@link JobNotFoundException} when the job was deleted meanwhile (its files
+     * are removed again).
+     */
+    CompletableFuture<JobOutcome> finish(Job job, GenerateRequest.Resolved r, GeneratedVideo video) {
+        return CompletableFuture.supplyAsync(() -> write(job, r, video), encoding);
+    }
+
+    private JobOutcome write(Job job, GenerateRequest.Resolved r, GeneratedVideo video) {
+        String id = job.id();
+        try {
+            Path dir = queue.jobDir(id);
+            Files.createDirectories(dir);
+            RgbFrames frames = new RgbFrames(video.frames(), video.height(), video.width(), video.fps(), video.rgb());
+            encoder.write(frames, dir.resolve("video.mp4"));
+            Thumbnail.writeJpeg(frames, dir.resolve("thumbnail.jpg"));
+            Files.writeString(dir.resolve("request.json"), manifest(r, video).toPrettyString());
+            queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
+            queue.store().complete(id, job.resolvedJson());
+            return JobOutcome.COMPLETED;
+        } catch (JobNotFoundException e) {
+            JobQueue.deleteFiles(queue.jobDir(id));   // deleted while it was encoded: remove what was written since
+            throw e;
+        } catch (Exception e) {
+            log.warn("job {} failed while encoding: {}", id, e.getMessage(), e);
+            queue.store().fail(id, ProblemTypes.failure("encoding-failed", "Encoding failed", 500, e.getMessage()));
+            return JobOutcome.FAILED;
+        }
+    }
+
+    /** What reproduces the video: the resolved request, the software version, and the SHA-256 of the frames and of each LoRA. */
+    private ObjectNode manifest(GenerateRequest.Resolved r, GeneratedVideo video) throws NoSuchAlgorithmException {
+        ObjectNode manifest = RequestJson.write(r, video.modelId());
+        manifest.put("software_version", SOFTWARE_VERSION);
+        manifest.put("frames_sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(video.rgb())));
+        ObjectNode hashes = manifest.putObject("lora_sha256");
+        for (GenerateRequest.LoraRef l : r.loras()) hashes.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
+        return manifest;
+    }
+
+    /** The file's SHA-256, computed once per path. */
+    private synchronized String sha256(Path file) {
+        return fileHashes.computeIfAbsent(file.toString(), f -> {
+            try (DigestInputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+                in.transferTo(OutputStream.nullOutputStream());
+                return HexFormat.of().formatHex(in.getMessageDigest().digest());
+            } catch (IOException | NoSuchAlgorithmException e) {
+                return "unreadable: " + e.getMessage();
+            }
+        });
+    }
+
+    /** Lets the videos handed over finish (for at most a minute). */
+    @Override public void close() throws InterruptedException {
+        encoding.shutdown();
+        encoding.awaitTermination(1, TimeUnit.MINUTES);
+    }
+}
