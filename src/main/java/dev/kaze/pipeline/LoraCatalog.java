@@ -1,8 +1,12 @@
 package dev.kaze.pipeline;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -42,10 +46,10 @@ public final class LoraCatalog {
         Path tmp = null;
         try {
             tmp = Files.createTempFile(Files.createDirectories(directoryFor(name)), ".add-", ".tmp");
-            Files.copy(file, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(file, tmp, StandardCopyOption.REPLACE_EXISTING);
             return install(tmp, name, replace);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot add LoRA '" + name + "' to " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot add LoRA '" + name + "' to " + dir + ": " + e.getMessage(), e);
         } finally {
             if (tmp != null) try {
                 Files.deleteIfExists(tmp);
@@ -64,15 +68,15 @@ public final class LoraCatalog {
         Path target = directoryFor(name).resolve(name + ".safetensors");
         if (replace) {
             try {
-                Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
             return true;
         }
         try {
             Files.createLink(target, tmp);
-        } catch (java.nio.file.FileAlreadyExistsException e) {
+        } catch (FileAlreadyExistsException e) {
             return false;
         }
         Files.delete(tmp);

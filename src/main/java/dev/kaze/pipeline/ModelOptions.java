@@ -1,8 +1,12 @@
 package dev.kaze.pipeline;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.vae.VaeConfig;
 import dev.kaze.tensor.WeightStorage;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.util.Locale;
 
 /**
  * How a loaded model uses memory.
@@ -27,6 +31,14 @@ public record ModelOptions(WeightStorage storage, BlocksToSwap blocksToSwap, lon
     public static ModelOptions of(WeightStorage storage) { return new ModelOptions(storage, BlocksToSwap.NONE, DEFAULT_BUDGET, false); }
 
     public ModelOptions withBlocksToSwap(BlocksToSwap n) { return new ModelOptions(storage, n, memoryBudgetBytes, textEncoderOnHost); }
+
+    /**
+     * How the DiT keeps its weights with these options and this compute dtype: this storage and the
+     * fixed swap count (0 with auto, until a render's size sets it).
+     */
+    public DitOptions dit(ScalarType dtype) {
+        return new DitOptions(dtype, storage, blocksToSwap.auto() ? 0 : blocksToSwap.count());
+    }
 
     /** The number of blocks to swap for a render of this size ({@link #plan(DitConfig, VaeConfig, int, int, int)}). */
     public int blocksToSwap(DitConfig dit, VaeConfig vae, int width, int height, int frames) {
@@ -85,7 +97,7 @@ public record ModelOptions(WeightStorage storage, BlocksToSwap blocksToSwap, lon
 
         /** "auto" or a non-negative integer. */
         public static BlocksToSwap parse(String value) {
-            String v = value == null ? "0" : value.strip().toLowerCase(java.util.Locale.ROOT);
+            String v = value == null ? "0" : value.strip().toLowerCase(Locale.ROOT);
             if (v.equals("auto")) return AUTO;
             try {
                 return of(Integer.parseInt(v));

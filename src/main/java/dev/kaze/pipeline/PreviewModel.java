@@ -1,10 +1,12 @@
 package dev.kaze.pipeline;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.text.ByteTokenizer;
 import dev.kaze.pipeline.text.T5Config;
 import dev.kaze.pipeline.vae.VaeConfig;
 import dev.kaze.tensor.Weights;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -20,7 +22,7 @@ public final class PreviewModel {
     public static final long SEED = 20250301L;
     public static final int TEXT_LEN = 64;
 
-    public static final T5Config T5 = new T5Config(dev.kaze.pipeline.text.ByteTokenizer.VOCAB_SIZE, 32, 32, 64, 4, 2, 32, false, T5Config.DEFAULT_EPS);
+    public static final T5Config T5 = new T5Config(ByteTokenizer.VOCAB_SIZE, 32, 32, 64, 4, 2, 32, false, T5Config.DEFAULT_EPS);
     public static final DitConfig DIT = new DitConfig(new int[]{1, 2, 2}, TEXT_LEN, 16, 32, 64, 32, 32, 16, 2, 1, true, true, 1e-6);
     public static final VaeConfig VAE = new VaeConfig(4, 16, List.of(1, 2, 2, 2), 1, List.of(), List.of(false, true, true));
 
@@ -36,7 +38,7 @@ public final class PreviewModel {
             SplittableRandom random = new SplittableRandom(seed ^ (key.hashCode() * 0x9E3779B97F4A7C15L));
             boolean normWeight = key.endsWith("gamma") || (key.contains("norm") && key.endsWith(".weight") && shape.length == 1);
             if (normWeight) {
-                java.util.Arrays.fill(v, 1f);
+                Arrays.fill(v, 1f);
                 return v;
             }
             double std;

@@ -1,5 +1,10 @@
 package dev.kaze.pipeline;
 
+import dev.kaze.pipeline.dit.DitConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The LoRA author's published recipe (shared/reference/recipe.md), which Kaze uses as its defaults.
  */
@@ -30,15 +35,15 @@ public final class Recipe {
     public static final double DISTILL_STRENGTH = 0.9;
 
     /** The recipe's LoRA stack, of the two LoRAs this catalog has (none for a catalog without them). */
-    public static java.util.List<GenerateRequest.LoraRef> defaultLoras(LoraCatalog catalog) {
-        java.util.List<GenerateRequest.LoraRef> defaults = new java.util.ArrayList<>();
+    public static List<GenerateRequest.LoraRef> defaultLoras(LoraCatalog catalog) {
+        List<GenerateRequest.LoraRef> defaults = new ArrayList<>();
         if (catalog.has(STYLE_LORA)) defaults.add(new GenerateRequest.LoraRef(STYLE_LORA, STYLE_STRENGTH));
         if (catalog.has(DISTILL_LORA)) defaults.add(new GenerateRequest.LoraRef(DISTILL_LORA, DISTILL_STRENGTH));
-        return java.util.List.copyOf(defaults);
+        return List.copyOf(defaults);
     }
 
     /** The model id the API reports for a DiT of this configuration. */
-    public static String modelId(dev.kaze.pipeline.dit.DitConfig c) {
+    public static String modelId(DitConfig c) {
         return c.dim() == 5120 ? "wan2.1-t2v-14b" : c.dim() == 1536 ? "wan2.1-t2v-1.3b" : "wan2.1-t2v";
     }
 

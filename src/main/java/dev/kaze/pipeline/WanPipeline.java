@@ -7,6 +7,7 @@ import dev.kaze.pipeline.guidance.Nag;
 import dev.kaze.pipeline.sampling.FlowUniPcScheduler;
 import dev.kaze.pipeline.text.PromptCleaner;
 import dev.kaze.pipeline.text.TokenizedPrompt;
+import dev.kaze.pipeline.vae.DecodeTiling;
 import dev.kaze.pipeline.vae.WanVae;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -144,7 +145,7 @@ public final class WanPipeline implements AutoCloseable {
         WanVae vae = model.vae();
         byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(r.frames(), r.height() * r.width()), 3)];
         int[] written = {0};
-        dev.kaze.pipeline.vae.DecodeTiling tiling = model.plan(r.width(), r.height(), r.frames()).decodeTiling();   // null: untiled
+        DecodeTiling tiling = model.plan(r.width(), r.height(), r.frames()).decodeTiling();   // null: untiled
         vae.decode(latent.unsqueeze(0), tiling, chunk -> {                                           // chunk: [1, 3, n, H, W]
             Tensor frames = WanVae.toUint8Frames(chunk).contiguous().cpu();                  // [n, H, W, 3] uint8
             int bytes = Math.toIntExact(frames.numel());

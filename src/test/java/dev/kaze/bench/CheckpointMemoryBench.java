@@ -2,6 +2,7 @@ package dev.kaze.bench;
 
 import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Weights;
 import dev.kaze.training.FlowMatchingStep;
@@ -35,7 +36,7 @@ public final class CheckpointMemoryBench {
         long[] latent = {1, 16, f, h, w};
         Path clear = Path.of("/proc/self/clear_refs");
         try (PointerScope scope = new PointerScope();
-             WanDit dit = WanDit.build(cfg, Weights.generated(PreviewModel.initializer(5), cpu), torch.ScalarType.Float);
+             WanDit dit = WanDit.build(cfg, Weights.generated(PreviewModel.initializer(5), cpu), DitOptions.of(torch.ScalarType.Float));
              LoraNetwork lora = LoraNetwork.create(cfg, 16, 16, 1, cpu)) {
             try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
                 torch.manual_seed(9);

@@ -6,6 +6,7 @@ import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.dit.BlockProbe;
 import dev.kaze.pipeline.dit.DitConfig;
 import dev.kaze.pipeline.dit.DitFlops;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Nag;
 import dev.kaze.pipeline.text.T5Config;
@@ -124,7 +125,7 @@ public final class ModelBenchmark {
         Weights.Initializer init = PreviewModel.initializer(PreviewModel.SEED);
         try (PointerScope scope = new PointerScope()) {
             long t0 = System.nanoTime();
-            WanDit dit = WanDit.build(cfg, Weights.generated(init, device), dtype);
+            WanDit dit = WanDit.build(cfg, Weights.generated(init, device), DitOptions.of(dtype));
             System.out.printf("built the DiT from generated weights in %.1f s%n", (System.nanoTime() - t0) / 1e9);
 
             // text: umT5 (umT5-XXL widths, vocab cut) on a 512-token padded prompt, positive and NAG negative

@@ -1,6 +1,7 @@
 package dev.kaze.parity;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Checkpoint;
 import dev.kaze.tensor.WeightStorage;
@@ -32,7 +33,7 @@ class BlockSwapGpuTest {
                     DitConfig cfg = DitForwardKind.config(c.fixtureDir(), ckpt);
                     Tensor base = null;
                     for (int swap : new int[]{0, 1, cfg.numLayers()})
-                        try (WanDit dit = WanDit.load(cfg, ckpt, cuda, torch.ScalarType.BFloat16, storage, swap)) {
+                        try (WanDit dit = WanDit.load(cfg, ckpt, cuda, new DitOptions(torch.ScalarType.BFloat16, storage, swap))) {
                             if (swap > 0) {
                                 Tensor host = dit.blockLinear("blocks." + (cfg.numLayers() - 1) + ".ffn.0.weight").storedTensors()[0];
                                 assertThat(host.is_cuda()).isFalse();

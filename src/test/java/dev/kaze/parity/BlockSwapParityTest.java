@@ -1,6 +1,7 @@
 package dev.kaze.parity;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Checkpoint;
 import dev.kaze.tensor.WeightStorage;
@@ -52,7 +53,7 @@ class BlockSwapParityTest {
             assertThat(all).as("the fixture DiT has more than one block, so 1 and all differ").isGreaterThan(1);
             Tensor base = null;
             for (int swap : new int[]{0, 1, all}) {
-                try (WanDit dit = WanDit.load(cfg, merged.source(), new Device(torch.DeviceType.CPU), torch.ScalarType.Float, storage, swap)) {
+                try (WanDit dit = WanDit.load(cfg, merged.source(), new Device(torch.DeviceType.CPU), new DitOptions(torch.ScalarType.Float, storage, swap))) {
                     assertThat(dit.blocksSwapped()).isEqualTo(swap);
                     Tensor out = forward(c, dit);
                     if (base == null) {

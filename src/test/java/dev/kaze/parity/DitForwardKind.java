@@ -1,6 +1,7 @@
 package dev.kaze.parity;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Nag;
 import dev.kaze.tensor.Checkpoint;
@@ -20,7 +21,7 @@ class DitForwardKind implements ParityKind {
     }
 
     static WanDit load(ParityCase c, TensorSource source, Checkpoint ckpt) {
-        return WanDit.load(config(c.fixtureDir(), ckpt), source, new Device(torch.DeviceType.CPU), torch.ScalarType.Float);
+        return WanDit.load(config(c.fixtureDir(), ckpt), source, new Device(torch.DeviceType.CPU), DitOptions.of(torch.ScalarType.Float));
     }
 
     static Nag nag(ParityCase c) {

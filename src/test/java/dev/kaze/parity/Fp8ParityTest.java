@@ -1,6 +1,7 @@
 package dev.kaze.parity;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Checkpoint;
 import dev.kaze.tensor.SafetensorsWriter;
@@ -104,7 +105,7 @@ class Fp8ParityTest {
             for (WeightStorage.Matmul mm : WeightStorage.Matmul.values())
                 try (Checkpoint ckpt = Checkpoint.open(c.fixture("weights"));
                      WanDit dit = WanDit.load(config, ckpt, new Device(torch.DeviceType.CPU),
-                             torch.ScalarType.Float, WeightStorage.perTensor(Format.FP8_E4M3).withMatmul(mm))) {
+                             new DitOptions(torch.ScalarType.Float, WeightStorage.perTensor(Format.FP8_E4M3).withMatmul(mm), 0))) {
                     out[i++] = dit.forward(c.tensor("x").unsqueeze(0), c.tensor("t"), dit.embedContext(c.tensor("context")), null, null);
                 }
             assertThat(out[0].sub(out[1]).abs().max().item_double()).as("scaled-mm differs from upcast").isGreaterThan(0);
@@ -155,7 +156,7 @@ class Fp8ParityTest {
             for (WeightStorage storage : List.of(WeightStorage.perTensor(Format.FP8_E4M3), WeightStorage.COMPUTE))
                 try (Checkpoint ckpt = Checkpoint.open(repack);
                      WanDit dit = WanDit.load(config, ckpt,
-                             new Device(torch.DeviceType.CPU), torch.ScalarType.Float, storage)) {
+                             new Device(torch.DeviceType.CPU), new DitOptions(torch.ScalarType.Float, storage, 0))) {
                     Tensor context = dit.embedContext(c.tensor("context"));
                     Tensor actual = dit.forward(c.tensor("x").unsqueeze(0), c.tensor("t"), context, null, null).squeeze(0);
                     assertWithinFormat("dit_forward [scaled fp8 repack, " + storage.format() + " storage]", actual,
@@ -169,7 +170,7 @@ class Fp8ParityTest {
              Checkpoint ckpt = Checkpoint.open(c.fixture("weights"));
              LoraForwardKind.Merged merged = LoraForwardKind.withLoras(c, ckpt);
              WanDit dit = WanDit.load(DitForwardKind.config(c.fixtureDir(), ckpt), merged.source(),
-                     new Device(torch.DeviceType.CPU), torch.ScalarType.Float, mode.storage())) {
+                     new Device(torch.DeviceType.CPU), new DitOptions(torch.ScalarType.Float, mode.storage(), 0))) {
             Tensor actual, expected = c.tensor("expected");
             if (c.kind().equals("sample")) {
                 actual = SampleKind.sample(c, dit, (step, total, seconds) -> {}, () -> false);

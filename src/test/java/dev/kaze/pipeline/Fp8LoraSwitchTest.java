@@ -68,8 +68,8 @@ class Fp8LoraSwitchTest {
 
     @Test
     void loraThenNoneRestoresTheBaseFloat8Exactly() {
-        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
-             WanModel fresh = WanModel.preview(loraDir, CPU, E4M3); WanPipeline freshP = new WanPipeline(fresh)) {
+        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, ModelOptions.of(E4M3)); WanPipeline p = new WanPipeline(model);
+             WanModel fresh = WanModel.preview(loraDir, CPU, ModelOptions.of(E4M3)); WanPipeline freshP = new WanPipeline(fresh)) {
             WanDit resident = model.dit(List.of());
             byte[] withA = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 1.0));
             assertThat(model.dit(PreviewLoras.stack("styleA", 1.0))).as("merged in place, not rebuilt").isSameAs(resident);
@@ -87,8 +87,8 @@ class Fp8LoraSwitchTest {
 
     @Test
     void aThenBThenAIsA() {
-        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, E4M3); WanPipeline p = new WanPipeline(model);
-             WanModel other = WanModel.preview(loraDir, CPU, E4M3)) {
+        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, ModelOptions.of(E4M3)); WanPipeline p = new WanPipeline(model);
+             WanModel other = WanModel.preview(loraDir, CPU, ModelOptions.of(E4M3))) {
             WanDit resident = model.dit(List.of());
             byte[] a1 = PreviewLoras.frames(p, PreviewLoras.stack("styleA", 0.8));
             byte[] b = PreviewLoras.frames(p, PreviewLoras.stack("styleB", 1.0));
@@ -104,7 +104,7 @@ class Fp8LoraSwitchTest {
     @Test
     void blockwiseScalesAreRequantisedAndRestored() {
         WeightStorage e5m2Blocks = WeightStorage.blockwise(WeightStorage.Format.FP8_E5M2, 8);
-        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, e5m2Blocks); WanModel fresh = WanModel.preview(loraDir, CPU, e5m2Blocks)) {
+        try (PointerScope scope = new PointerScope(); WanModel model = WanModel.preview(loraDir, CPU, ModelOptions.of(e5m2Blocks)); WanModel fresh = WanModel.preview(loraDir, CPU, ModelOptions.of(e5m2Blocks))) {
             WanDit resident = model.dit(List.of());
             Linear ffn0 = resident.blockLinear("blocks.0.ffn.0.weight");
             assertThat(ffn0.scale().dim()).as("block-wise scale [out, in/8, 1]").isEqualTo(3);

@@ -64,7 +64,7 @@ class PublishedFp8LoraSwitchTest {
     }
 
     static WanModel published(ModelOptions options) {
-        return WanModel.preview(loraDir, CPU, options, PUBLISHED);
+        return WanModel.previewRepacked(loraDir, CPU, options, PUBLISHED);
     }
 
     /** Copies of every block Linear's float8 values and scale. */

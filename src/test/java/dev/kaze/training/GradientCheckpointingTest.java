@@ -3,6 +3,7 @@ package dev.kaze.training;
 import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.WanModel;
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Weights;
 import org.bytedeco.javacpp.PointerScope;
@@ -85,7 +86,7 @@ class GradientCheckpointingTest {
     @Test void fourBlockGradientsAreBitEqual() {
         DitConfig cfg = new DitConfig(new int[]{1, 2, 2}, PreviewModel.TEXT_LEN, 16, 32, 64, 32, 32, 16, 2, 4, true, true, 1e-6);
         try (PointerScope scope = new PointerScope();
-             WanDit dit = WanDit.build(cfg, Weights.generated(PreviewModel.initializer(5), CPU), torch.ScalarType.Float)) {
+             WanDit dit = WanDit.build(cfg, Weights.generated(PreviewModel.initializer(5), CPU), DitOptions.of(torch.ScalarType.Float))) {
             boolean exact = assertSameGradients(dit, cfg, new long[]{2, 16, 2, 4, 4});
             System.out.println("GradientCheckpointingTest: four-block gradients " + (exact ? "bit-equal" : "equal within 1e-5 relative"));
         }

@@ -1,6 +1,7 @@
 package dev.kaze.training;
 
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.tensor.Checkpoint;
 import org.bytedeco.javacpp.PointerScope;
@@ -39,7 +40,7 @@ class TrainStepTest {
     @Test void freshLoraAddsNothingAndOnlyUpLearnsAtFirst() {
         try (PointerScope scope = new PointerScope(); Checkpoint ckpt = Checkpoint.open(fixtures().resolve("dit.safetensors"))) {
             DitConfig cfg = DitConfig.read(fixtures().resolve("dit_config.json"));
-            try (WanDit dit = WanDit.load(cfg, ckpt, CPU, torch.ScalarType.Float);
+            try (WanDit dit = WanDit.load(cfg, ckpt, CPU, DitOptions.of(torch.ScalarType.Float));
                  LoraNetwork lora = LoraNetwork.create(cfg, 4, 2.0, 7, CPU)) {
                 assertEquals(10L * cfg.numLayers(), lora.modules().size());
                 Tensor context = dit.embedContext(randn(1, 5, cfg.textDim()));

@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.global.torch;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Predicate;
 
@@ -57,7 +58,7 @@ final class BlockSwap implements AutoCloseable {
         int n = Math.min(swap, 2);
         this.slots = new Tensor[n][];
         this.holds = new int[n];
-        java.util.Arrays.fill(holds, -1);
+        Arrays.fill(holds, -1);
         for (int k = 0; k < swap; k++) {
             WanAttentionBlock b = blocks.get(first + k);
             List<Tensor> stored = new ArrayList<>();
@@ -90,8 +91,11 @@ final class BlockSwap implements AutoCloseable {
     int swapped() { return host.size(); }
 
     private static List<Linear> linears(WanAttentionBlock b) {
-        return List.of(b.selfAttn.q, b.selfAttn.k, b.selfAttn.v, b.selfAttn.o,
-                b.crossAttn.q, b.crossAttn.k, b.crossAttn.v, b.crossAttn.o, b.ffn0, b.ffn2);
+        List<Linear> ls = new ArrayList<>(b.selfAttn.projections.linears());
+        ls.addAll(b.crossAttn.projections.linears());
+        ls.add(b.ffn0);
+        ls.add(b.ffn2);
+        return ls;
     }
 
     /** The block computing with the slot's tensors in place of its own Linear weights. */
@@ -101,22 +105,20 @@ final class BlockSwap implements AutoCloseable {
         int at = 0;
         for (int i = 0; i < ls.length; i++) {
             int count = ls[i].storedTensors().length;
-            moved[i] = ls[i].withStoredTensors(java.util.Arrays.copyOfRange(slot, at, at + count));
+            moved[i] = ls[i].withStoredTensors(Arrays.copyOfRange(slot, at, at + count));
             at += count;
         }
         if (at != slot.length) throw new IllegalArgumentException("the slot holds " + slot.length + " tensors, the block keeps " + at);
-        WanSelfAttention sa = b.selfAttn;
-        WanCrossAttention ca = b.crossAttn;
         return new WanAttentionBlock(b.modulation,
-                new WanSelfAttention(moved[0], moved[1], moved[2], moved[3], sa.normQ, sa.normK, sa.numHeads),
+                new WanSelfAttention(b.selfAttn.projections.withLinears(moved[0], moved[1], moved[2], moved[3])),
                 b.norm3Weight, b.norm3Bias,
-                new WanCrossAttention(moved[4], moved[5], moved[6], moved[7], ca.normQ, ca.normK, ca.numHeads),
+                new WanCrossAttention(b.crossAttn.projections.withLinears(moved[4], moved[5], moved[6], moved[7])),
                 moved[8], moved[9], b.eps);
     }
 
     /** Starts a forward pass: every slot is reloaded from the host (which a LoRA merge may have changed). */
     void begin() {
-        java.util.Arrays.fill(holds, -1);
+        Arrays.fill(holds, -1);
         if (first > 0) return;             // the first block is swapped: loaded when it is acquired
         load(0);
     }

@@ -1,8 +1,9 @@
 package dev.kaze.pipeline.dit;
 
+import dev.kaze.json.Json;
+import dev.kaze.tensor.TensorSource;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,7 +62,7 @@ public record DitConfig(int[] patchSize, int textLen, int inDim, int dim, int ff
     public static DitConfig fromJson(String json) {
         JsonNode n;
         try {
-            n = JsonMapper.builder().build().readTree(json);
+            n = Json.MAPPER.readTree(json);
         } catch (JacksonException e) {
             throw new IllegalArgumentException("DiT config is not valid JSON: " + e.getOriginalMessage(), e);
         }
@@ -86,7 +87,7 @@ public record DitConfig(int[] patchSize, int textLen, int inDim, int dim, int ff
      * Reads the configuration off a checkpoint's tensor shapes (ComfyUI single files carry no
      * config.json): dim from head.modulation, heads = dim/128, ffn_dim, layers, in/out/text/freq dims.
      */
-    public static DitConfig detect(dev.kaze.tensor.TensorSource source) {
+    public static DitConfig detect(TensorSource source) {
         var mod = source.spec("head.modulation");
         if (mod == null)
             throw new IllegalArgumentException(source.describe() + " is not a Wan2.1 DiT checkpoint: it has no head.modulation tensor");
@@ -103,7 +104,7 @@ public record DitConfig(int[] patchSize, int textLen, int inDim, int dim, int ff
                 source.spec("blocks.0.self_attn.norm_q.weight") != null, source.spec("blocks.0.norm3.weight") != null, 1e-6);
     }
 
-    private static long[] dim(dev.kaze.tensor.TensorSource source, String key) {
+    private static long[] dim(TensorSource source, String key) {
         var spec = source.spec(key);
         if (spec == null) throw new IllegalArgumentException(source.describe() + " has no tensor '" + key + "'; it is not a complete Wan2.1 DiT");
         return spec.shape();

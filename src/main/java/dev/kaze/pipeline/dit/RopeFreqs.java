@@ -3,6 +3,7 @@ package dev.kaze.pipeline.dit;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -48,7 +49,7 @@ public final class RopeFreqs {
                 ah.view(1, h, 1, -1).expand(f, h, w, ah.size(1)),
                 aw.view(1, 1, w, -1).expand(f, h, w, aw.size(1)))
                 .reshape(f * h * w, 1, c);                                   // [L, 1, c] float64
-        Tensor cosSin = torch.stack(new org.bytedeco.pytorch.TensorVector(grid.cos(), grid.sin()), -1).to(ScalarType.Float); // [L, 1, c, 2]
+        Tensor cosSin = torch.stack(new TensorVector(grid.cos(), grid.sin()), -1).to(ScalarType.Float); // [L, 1, c, 2]
         return torch.view_as_complex(cosSin);                                // [L, 1, c] complex64
     }
 

@@ -8,6 +8,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
+import java.util.function.Function;
+
 import static dev.kaze.tensor.Ops.f32;
 import static dev.kaze.tensor.Ops.s;
 
@@ -33,9 +35,10 @@ final class WanAttentionBlock {
     }
 
     /** The same block with adapters on its ten Linears, named by module path under prefix ("blocks.N."). */
-    WanAttentionBlock withAdapters(String prefix, java.util.function.Function<String, Linear.Adapter> adapterFor) {
-        return new WanAttentionBlock(modulation, selfAttn.withAdapters(prefix + "self_attn.", adapterFor), norm3Weight, norm3Bias,
-                crossAttn.withAdapters(prefix + "cross_attn.", adapterFor),
+    WanAttentionBlock withAdapters(String prefix, Function<String, Linear.Adapter> adapterFor) {
+        return new WanAttentionBlock(modulation,
+                new WanSelfAttention(selfAttn.projections.withAdapters(prefix + "self_attn.", adapterFor)), norm3Weight, norm3Bias,
+                new WanCrossAttention(crossAttn.projections.withAdapters(prefix + "cross_attn.", adapterFor)),
                 WanDit.adapt(ffn0, prefix + "ffn.0", adapterFor), WanDit.adapt(ffn2, prefix + "ffn.2", adapterFor), eps);
     }
 

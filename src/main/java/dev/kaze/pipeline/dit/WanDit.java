@@ -8,8 +8,10 @@ import dev.kaze.tensor.OwnedTensors;
 import dev.kaze.tensor.TensorSource;
 import dev.kaze.tensor.WeightStorage;
 import dev.kaze.tensor.Weights;
+import dev.kaze.tensor.WeightsException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
@@ -17,7 +19,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 import static dev.kaze.tensor.Ops.cat;
@@ -38,24 +43,28 @@ public final class WanDit implements AutoCloseable {
     private final List<WanAttentionBlock> blocks;
     private final Head head;
     private final RopeFreqs rope;
-    private final java.util.Map<String, Tensor> parameters;   // checkpoint key -> the tensor the model computes with
-    private final java.util.Map<String, Linear> blockLinears;  // "blocks.N.self_attn.q.weight" ... -> its Linear
+    private final Map<String, Tensor> parameters;   // checkpoint key -> the tensor the model computes with
+    private final Map<String, Linear> blockLinears;  // "blocks.N.self_attn.q.weight" ... -> its Linear
     private final BlockSwap swap;                              // null when every block is resident
 
     /** Takes one block Linear (path relative to the block) and records it by its weight key. */
     @FunctionalInterface
     private interface BlockLinear { Linear of(String path, long in, long out); }
 
-    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, java.util.Map<String, Tensor> parameters,
-                   java.util.Map<String, Linear> blockLinears, Tensor patchWeight, Tensor patchBias,
+    /** Takes one attention layer's projections and norms (module path relative to the block: "self_attn", "cross_attn"). */
+    @FunctionalInterface
+    private interface BlockAttention { AttentionProjections of(String module); }
+
+    private WanDit(DitConfig config, ScalarType dtype, OwnedTensors weights, Map<String, Tensor> parameters,
+                   Map<String, Linear> blockLinears, Tensor patchWeight, Tensor patchBias,
                    Linear textEmbedding0, Linear textEmbedding2, Linear timeEmbedding0, Linear timeEmbedding2,
                    Linear timeProjection, List<WanAttentionBlock> blocks, Head head, BlockSwap swap) {
         this.config = config;
         this.swap = swap;
         this.dtype = dtype;
         this.weights = weights;
-        this.parameters = java.util.Map.copyOf(parameters);
-        this.blockLinears = java.util.Map.copyOf(blockLinears);
+        this.parameters = Map.copyOf(parameters);
+        this.blockLinears = Map.copyOf(blockLinears);
         this.patchWeight = patchWeight;
         this.patchBias = patchBias;
         this.textEmbedding0 = textEmbedding0;
@@ -70,47 +79,22 @@ public final class WanDit implements AutoCloseable {
 
     /**
      * Builds the model from a checkpoint with the official key names, checking every key and
-     * shape; throws {@link dev.kaze.tensor.WeightsException} listing all missing, misshapen and
-     * unexpected keys.
+     * shape; throws {@link WeightsException} listing all missing, misshapen and unexpected keys.
+     * Block weights a checkpoint stores as float8 stay float8.
      */
-    public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype) {
-        return load(cfg, source, device, dtype, WeightStorage.COMPUTE);
+    public static WanDit load(DitConfig cfg, TensorSource source, Device device, DitOptions options) {
+        return build(cfg, new Weights(source, device), options);
     }
 
     /**
-     * {@link #load(DitConfig, TensorSource, Device, ScalarType)} keeping the block Linear weights
-     * (self/cross attention q, k, v, o and the two FFN Linears) as storage says; every other
-     * weight keeps its precision. Block weights a checkpoint stores as float8 stay float8.
+     * Builds the model from weights (a checkpoint's, or generated ones for the preview model), the
+     * Linear weights of the last {@link DitOptions#blocksToSwap} blocks taken into host memory and
+     * swapped in per block (see {@link BlockSwap}).
      */
-    public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype, WeightStorage storage) {
-        return load(cfg, source, device, dtype, storage, 0);
-    }
-
-    /**
-     * {@link #load(DitConfig, TensorSource, Device, ScalarType, WeightStorage)} keeping the Linear
-     * weights of the last blocksToSwap blocks in host memory, streamed to the device block by block
-     * during every forward pass (0: all blocks resident). The output is bit-identical either way.
-     */
-    public static WanDit load(DitConfig cfg, TensorSource source, Device device, ScalarType dtype, WeightStorage storage,
-                              int blocksToSwap) {
-        return build(cfg, new Weights(source, device), dtype, storage, blocksToSwap);
-    }
-
-    /** Builds the model from weights (a checkpoint's, or generated ones for the preview model). */
-    public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype) {
-        return build(cfg, w, dtype, WeightStorage.COMPUTE);
-    }
-
-    /** {@link #build(DitConfig, Weights, ScalarType)} with the block Linear weights kept as storage says. */
-    public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype, WeightStorage storage) {
-        return build(cfg, w, dtype, storage, 0);
-    }
-
-    /**
-     * {@link #build(DitConfig, Weights, ScalarType, WeightStorage)} with the Linear weights of the
-     * last blocksToSwap blocks taken into host memory and swapped in per block (see {@link BlockSwap}).
-     */
-    public static WanDit build(DitConfig cfg, Weights w, ScalarType dtype, WeightStorage storage, int blocksToSwap) {
+    public static WanDit build(DitConfig cfg, Weights w, DitOptions options) {
+        ScalarType dtype = options.dtype();
+        WeightStorage storage = options.storage();
+        int blocksToSwap = options.blocksToSwap();
         if (blocksToSwap < 0 || blocksToSwap > cfg.numLayers())
             throw new IllegalArgumentException("blocks to swap is " + blocksToSwap + "; use 0.." + cfg.numLayers() + " for this model");
         if (blocksToSwap > 0) w.onHost(BlockSwap.hostKeys(cfg.numLayers(), blocksToSwap));
@@ -127,7 +111,7 @@ public final class WanDit implements AutoCloseable {
             Linear time2 = Linear.take(w, "time_embedding.2", c, c, true, f32);
             Linear proj = Linear.take(w, "time_projection.1", c, 6 * c, true, f32);
             List<WanAttentionBlock> blocks = new ArrayList<>();
-            java.util.Map<String, Linear> blockLinears = new java.util.LinkedHashMap<>();
+            Map<String, Linear> blockLinears = new LinkedHashMap<>();
             for (int i = 0; i < cfg.numLayers(); i++) {
                 String b = "blocks." + i + ".";
                 BlockLinear take = (path, in, out) -> {
@@ -135,20 +119,16 @@ public final class WanDit implements AutoCloseable {
                     blockLinears.put(b + path + ".weight", l);
                     return l;
                 };
-                WanSelfAttention sa = new WanSelfAttention(
-                        take.of("self_attn.q", c, c), take.of("self_attn.k", c, c),
-                        take.of("self_attn.v", c, c), take.of("self_attn.o", c, c),
-                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_q.weight", f32, c), cfg.eps()) : null,
-                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "self_attn.norm_k.weight", f32, c), cfg.eps()) : null,
+                BlockAttention attention = module -> new AttentionProjections(
+                        take.of(module + ".q", c, c), take.of(module + ".k", c, c),
+                        take.of(module + ".v", c, c), take.of(module + ".o", c, c),
+                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + module + ".norm_q.weight", f32, c), cfg.eps()) : null,
+                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + module + ".norm_k.weight", f32, c), cfg.eps()) : null,
                         cfg.numHeads());
+                WanSelfAttention sa = new WanSelfAttention(attention.of("self_attn"));
                 Tensor n3w = cfg.crossAttnNorm() ? w.take(b + "norm3.weight", f32, c) : null;
                 Tensor n3b = cfg.crossAttnNorm() ? w.take(b + "norm3.bias", f32, c) : null;
-                WanCrossAttention ca = new WanCrossAttention(
-                        take.of("cross_attn.q", c, c), take.of("cross_attn.k", c, c),
-                        take.of("cross_attn.v", c, c), take.of("cross_attn.o", c, c),
-                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_q.weight", f32, c), cfg.eps()) : null,
-                        cfg.qkNorm() ? new WanRmsNorm(w.take(b + "cross_attn.norm_k.weight", f32, c), cfg.eps()) : null,
-                        cfg.numHeads());
+                WanCrossAttention ca = new WanCrossAttention(attention.of("cross_attn"));
                 blocks.add(new WanAttentionBlock(w.take(b + "modulation", f32, 1, 6, c), sa, n3w, n3b, ca,
                         take.of("ffn.0", c, ffn), take.of("ffn.2", ffn, c),
                         cfg.eps()));
@@ -172,7 +152,7 @@ public final class WanDit implements AutoCloseable {
             throw new IllegalStateException("adapter views need every block resident; load the DiT with 0 blocks to swap for training");
         List<WanAttentionBlock> adapted = new ArrayList<>();
         for (int i = 0; i < blocks.size(); i++) adapted.add(blocks.get(i).withAdapters("blocks." + i + ".", adapterFor));
-        return new WanDit(config, dtype, null, java.util.Map.of(), java.util.Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
+        return new WanDit(config, dtype, null, Map.of(), Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
                 timeEmbedding2, timeProjection, adapted, head, null);
     }
 
@@ -214,12 +194,12 @@ public final class WanDit implements AutoCloseable {
     public Tensor embedContext(Tensor context) {
         long lc = context.size(0);
         if (context.dim() != 2 || context.size(1) != config.textDim())
-            throw new IllegalArgumentException("context must be [L, " + config.textDim() + "], got " + java.util.Arrays.toString(Ops.shape(context)));
+            throw new IllegalArgumentException("context must be [L, " + config.textDim() + "], got " + Arrays.toString(Ops.shape(context)));
         if (lc > config.textLen())
             throw new IllegalArgumentException("context has " + lc + " rows, more than text_len " + config.textLen());
         Tensor ctx = context.to(patchWeight.device(), ScalarType.Float);
         Tensor padded = lc == config.textLen() ? ctx
-                : cat(0, ctx, torch.zeros(new long[]{config.textLen() - lc, config.textDim()}, new TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(patchWeight.device()))));
+                : cat(0, ctx, torch.zeros(new long[]{config.textLen() - lc, config.textDim()}, new TensorOptions(ScalarType.Float).device(new DeviceOptional(patchWeight.device()))));
         Tensor h = torch.gelu(textEmbedding0.forward(padded.unsqueeze(0)), "tanh");   // [1, text_len, C]
         return textEmbedding2.forward(h);                                              // [1, text_len, C]
     }
@@ -267,9 +247,9 @@ public final class WanDit implements AutoCloseable {
     public Stem stem(Tensor x, Tensor t) {
         int[] p = config.patchSize();
         if (x.dim() != 5 || x.size(1) != config.inDim())
-            throw new IllegalArgumentException("latent must be [B, " + config.inDim() + ", F, H, W], got " + java.util.Arrays.toString(Ops.shape(x)));
+            throw new IllegalArgumentException("latent must be [B, " + config.inDim() + ", F, H, W], got " + Arrays.toString(Ops.shape(x)));
         if (x.size(2) % p[0] != 0 || x.size(3) % p[1] != 0 || x.size(4) % p[2] != 0)
-            throw new IllegalArgumentException("latent size " + java.util.Arrays.toString(Ops.shape(x)) + " is not divisible by the patch size");
+            throw new IllegalArgumentException("latent size " + Arrays.toString(Ops.shape(x)) + " is not divisible by the patch size");
         Tensor e = timeEmbedding2.forward(torch.silu(timeEmbedding0.forward(sinusoidalEmbedding(t))));   // e: [B, C]
         Tensor e0 = timeProjection.forward(torch.silu(e)).unflatten(1, 6, config.dim());                // e0: [B, 6, C]
         Tensor xe = torch.conv3d(x.to(dtype), patchWeight, new TensorOptional(patchBias),

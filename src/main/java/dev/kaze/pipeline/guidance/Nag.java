@@ -1,5 +1,6 @@
 package dev.kaze.pipeline.guidance;
 
+import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 
 import static dev.kaze.tensor.Ops.s;
@@ -32,9 +33,9 @@ public record Nag(double scale, double tau, double alpha) implements Guidance {
         boolean inPlace = !positive.requires_grad() && !negative.requires_grad();
         Tensor g = positive.mul(s(scale));                                        // g: [B, L, C]
         g = inPlace ? g.sub_(negative.mul(s(scale - 1))) : g.sub(negative.mul(s(scale - 1)));
-        Tensor normPositive = positive.abs().sum(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
+        Tensor normPositive = positive.abs().sum(new long[]{-1}, true, new ScalarTypeOptional())
                 .clamp_min(s(1e-6));                                              // [B, L, 1]
-        Tensor normGuided = g.abs().sum(new long[]{-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
+        Tensor normGuided = g.abs().sum(new long[]{-1}, true, new ScalarTypeOptional())
                 .clamp_min(s(1e-6));                                              // [B, L, 1]
         Tensor ratio = normGuided.div(normPositive);                              // [B, L, 1]
         Tensor factor = ratio.clamp_max(s(tau)).div(ratio);                       // [B, L, 1]

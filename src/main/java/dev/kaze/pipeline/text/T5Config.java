@@ -1,8 +1,8 @@
 package dev.kaze.pipeline.text;
 
+import dev.kaze.json.Json;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Shape of a umT5-style encoder (the arguments of Wan's {@code T5Encoder}). Read from a
@@ -26,8 +26,6 @@ public record T5Config(int vocab, int dim, int dimAttn, int dimFfn, int numHeads
 
     /** umT5-XXL as Wan2.1 uses it (wan/modules/t5.py, umt5_xxl). */
     public static final T5Config UMT5_XXL = new T5Config(256384, 4096, 4096, 10240, 64, 24, 32, false, DEFAULT_EPS);
-
-    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     public T5Config {
         positive("vocab", vocab);
@@ -63,7 +61,7 @@ public record T5Config(int vocab, int dim, int dimAttn, int dimFfn, int numHeads
     public static T5Config fromJson(String json, String origin) {
         JsonNode n;
         try {
-            n = JSON.readTree(json);
+            n = Json.MAPPER.readTree(json);
         } catch (JacksonException e) {
             throw new IllegalArgumentException("T5 config in " + origin + " is not valid JSON: " + e.getOriginalMessage(), e);
         }

@@ -4,7 +4,9 @@ package dev.kaze.pipeline.text;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -15,6 +17,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * The umT5 text encoder of Wan2.1: token embedding (no scaling), pre-norm self-attention
@@ -70,10 +73,10 @@ public final class T5Encoder implements AutoCloseable {
     public T5Encoder copyTo(Device device) {
         checkOpen();
         List<Tensor> copies = new ArrayList<>();
-        java.util.function.UnaryOperator<Tensor> copy = t -> {
+        UnaryOperator<Tensor> copy = t -> {
             if (t == null) return null;
-            try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
-                Tensor c = t.to(device, t.scalar_type(), false, true, new org.bytedeco.pytorch.MemoryFormatOptional());
+            try (PointerScope scope = new PointerScope()) {
+                Tensor c = t.to(device, t.scalar_type(), false, true, new MemoryFormatOptional());
                 c.retainReference();
                 copies.add(c);
                 return c;
@@ -215,8 +218,8 @@ public final class T5Encoder implements AutoCloseable {
     private static Tensor fp16Clamp(Tensor x) {
         if (x.scalar_type().intern() != ScalarType.Half || !torch.isinf(x).any().item_bool()) return x;
         double clamp = 65504.0 - 1000;
-        return torch.clamp(x, new org.bytedeco.pytorch.ScalarOptional(new Scalar(-clamp)),
-                new org.bytedeco.pytorch.ScalarOptional(new Scalar(clamp)));
+        return torch.clamp(x, new ScalarOptional(new Scalar(-clamp)),
+                new ScalarOptional(new Scalar(clamp)));
     }
 
     /** T5RelativeEmbedding.forward: the bias [1, N, Lq, Lk] for query i and key j from the bucket of j - i. */

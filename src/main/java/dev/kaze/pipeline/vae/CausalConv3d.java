@@ -3,6 +3,7 @@ package dev.kaze.pipeline.vae;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -39,7 +40,7 @@ record CausalConv3d(Tensor weight, Tensor bias, long[] padding, long[] stride) {
         // x: [B, C, T, H, W]
         long front = 2 * padding[0];
         if (cacheX != null && front > 0) {
-            x = torch.cat(new org.bytedeco.pytorch.TensorVector(cacheX, x), 2);   // x: [B, C, Tc + T, H, W]
+            x = torch.cat(new TensorVector(cacheX, x), 2);   // x: [B, C, Tc + T, H, W]
             front -= cacheX.size(2);
         }
         if (front != 0 || padding[1] != 0 || padding[2] != 0)
@@ -59,7 +60,7 @@ record CausalConv3d(Tensor weight, Tensor bias, long[] padding, long[] stride) {
         Tensor old = slot.frames();
         Tensor cacheX = lastFrames(x, FeatureCache.CACHE_T).clone();   // cache_x: [B, C, ≤2, H, W]
         if (cacheX.size(2) < FeatureCache.CACHE_T && old != null)
-            cacheX = torch.cat(new org.bytedeco.pytorch.TensorVector(lastFrames(old, 1), cacheX), 2);
+            cacheX = torch.cat(new TensorVector(lastFrames(old, 1), cacheX), 2);
         Tensor y = forward(x, old);
         slot.set(cacheX);
         return y;

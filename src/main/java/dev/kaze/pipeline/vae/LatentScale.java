@@ -1,9 +1,9 @@
 // Port of wan/modules/vae.py, WanVAE.__init__ (mean, std, scale = [mean, 1/std])
 package dev.kaze.pipeline.vae;
 
+import dev.kaze.json.Json;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.util.Arrays;
 
@@ -12,8 +12,6 @@ import java.util.Arrays;
  * maps z back with z / (1/std) + mean. {@link #WAN21} holds the constants of the Wan2.1 VAE.
  */
 public record LatentScale(float[] mean, float[] std) {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
     /** wan/modules/vae.py WanVAE.__init__ (identical in diffusers' AutoencoderKLWan config). */
     public static final LatentScale WAN21 = new LatentScale(
             new float[]{-0.7571f, -0.7089f, -0.9113f, 0.1075f, -0.1745f, 0.9653f, -0.1517f, 1.5508f,
@@ -46,7 +44,7 @@ public record LatentScale(float[] mean, float[] std) {
     public static LatentScale fromConfigJson(String json) {
         JsonNode n;
         try {
-            n = json == null ? null : JSON.readTree(json);
+            n = json == null ? null : Json.MAPPER.readTree(json);
         } catch (JacksonException e) {
             throw new IllegalArgumentException("VAE config is not valid JSON (" + e.getOriginalMessage() + "): " + json, e);
         }

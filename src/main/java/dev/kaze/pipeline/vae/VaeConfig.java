@@ -1,9 +1,10 @@
 // Port of wan/modules/vae.py, the WanVAE_ constructor arguments (and _video_vae's Wan2.1 preset)
 package dev.kaze.pipeline.vae;
 
+import dev.kaze.json.Json;
+import dev.kaze.tensor.TensorSource;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -15,8 +16,6 @@ import java.util.List;
  */
 public record VaeConfig(int dim, int zDim, List<Integer> dimMult, int numResBlocks, List<Double> attnScales,
                         List<Boolean> temperalDownsample) {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
     public VaeConfig {
         dimMult = List.copyOf(dimMult);
         attnScales = List.copyOf(attnScales);
@@ -58,7 +57,7 @@ public record VaeConfig(int dim, int zDim, List<Integer> dimMult, int numResBloc
     public static VaeConfig fromJson(String json) {
         JsonNode n;
         try {
-            n = JSON.readTree(json);
+            n = Json.MAPPER.readTree(json);
         } catch (JacksonException e) {
             throw new IllegalArgumentException("VAE config is not valid JSON (" + e.getOriginalMessage() + "): " + json, e);
         }
@@ -96,15 +95,15 @@ public record VaeConfig(int dim, int zDim, List<Integer> dimMult, int numResBloc
      * none): dim from encoder.conv1, z_dim from conv2, the stage layout from the encoder's
      * residual blocks and resamples (a resample with a time_conv downsamples time).
      */
-    public static VaeConfig detect(dev.kaze.tensor.TensorSource source) {
+    public static VaeConfig detect(TensorSource source) {
         var conv1 = source.spec("encoder.conv1.weight");
         var conv2 = source.spec("conv2.weight");
         if (conv1 == null || conv2 == null)
             throw new IllegalArgumentException(source.describe() + " is not a Wan2.1 VAE checkpoint: it lacks encoder.conv1.weight or conv2.weight");
         int dim = (int) conv1.shape()[0];
         int zDim = (int) conv2.shape()[0];
-        List<Integer> mult = new java.util.ArrayList<>();
-        List<Boolean> temporal = new java.util.ArrayList<>();
+        List<Integer> mult = new ArrayList<>();
+        List<Boolean> temporal = new ArrayList<>();
         int resBlocks = -1, inStage = 0;
         for (int i = 0; ; i++) {
             String p = "encoder.downsamples." + i + ".";

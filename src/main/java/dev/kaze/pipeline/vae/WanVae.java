@@ -8,15 +8,18 @@ import dev.kaze.tensor.WeightsException;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -227,7 +230,7 @@ public final class WanVae implements AutoCloseable {
             Tensor x = conv2.forward(z.to(dtype), (Tensor) null);                    // x: [B, z, F, h, w]
             List<Tensor> weights = new ArrayList<>();                                 // per tile: [1, 1, 1, 8th, 8tw]
             Tensor weightSum = torch.zeros(new long[]{1, 1, 1, h * scale, w * scale},
-                    new org.bytedeco.pytorch.TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(device)));
+                    new TensorOptions(ScalarType.Float).device(new DeviceOptional(device)));
             for (int j = 0; j < ys.size(); j++) {
                 Tensor wy = vector(tiling.axisWeights(ys, j, h, scale), device).view(-1, 1);   // wy: [8th, 1]
                 for (int i = 0; i < xs.size(); i++) {
@@ -249,7 +252,7 @@ public final class WanVae implements AutoCloseable {
                                 Tensor out = clamp(decoder.forward(xt, caches.get(t)).to(ScalarType.Float));                   // [B, 3, 1|4, 8th, 8tw]
                                 if (acc == null) {
                                     acc = torch.zeros(new long[]{out.size(0), 3, out.size(2), h * scale, w * scale},
-                                            new org.bytedeco.pytorch.TensorOptions(ScalarType.Float).device(new org.bytedeco.pytorch.DeviceOptional(device)));
+                                            new TensorOptions(ScalarType.Float).device(new DeviceOptional(device)));
                                     chunk.attach(acc);
                                 }
                                 acc.narrow(3, ys.get(j) * scale, th * scale).narrow(4, xs.get(i) * scale, tw * scale).add_(out.mul(weights.get(t)));
@@ -297,7 +300,7 @@ public final class WanVae implements AutoCloseable {
     }
 
     private static String shape(Tensor t) {
-        return java.util.Arrays.toString(t.sizes().vec().get());
+        return Arrays.toString(t.sizes().vec().get());
     }
 
     /** Frees the weights. */

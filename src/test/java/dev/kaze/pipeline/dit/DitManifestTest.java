@@ -32,7 +32,7 @@ class DitManifestTest {
 
     private static void build(String name, Map<String, TensorSpec> specs) {
         try (PointerScope scope = new PointerScope();
-             WanDit dit = WanDit.load(preset(name), new ShapeManifest(name, specs), new Device(torch.DeviceType.CPU), torch.ScalarType.BFloat16)) {
+             WanDit dit = WanDit.load(preset(name), new ShapeManifest(name, specs), new Device(torch.DeviceType.CPU), DitOptions.of(torch.ScalarType.BFloat16))) {
             assertThat(dit.config().numLayers()).isGreaterThan(0);
         }
     }

@@ -25,7 +25,7 @@ class Fp8ManifestTest {
     private static void build(Map<String, TensorSpec> specs, WeightStorage storage) {
         try (PointerScope scope = new PointerScope();
              WanDit dit = WanDit.load(DitConfig.WAN_14B, new ShapeManifest(NAME, specs), new Device(torch.DeviceType.CPU),
-                     torch.ScalarType.BFloat16, storage)) {
+                     new DitOptions(torch.ScalarType.BFloat16, storage, 0))) {
             assertThat(dit.config().numLayers()).isEqualTo(40);
         }
     }
