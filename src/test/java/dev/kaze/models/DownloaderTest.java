@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,6 +23,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -143,6 +147,26 @@ class DownloaderTest {
         assertEquals(1, fake.cdnRequests.size());
         assertArrayEquals(DATA, Files.readAllBytes(target()));
         assertTrue(Files.exists(Sidecar.lockOf(target())));
+    }
+
+    @Test
+    void aPullInAnotherProcessIsWaitedForAndReused() throws Exception {
+        fake.chunkDelayMillis = 80;
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process other = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), OtherProcessPull.class.getName(),
+                fake.endpoint().toString(), REPO, "weights.safetensors", target().toString()).redirectErrorStream(true).start();
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(other.getInputStream(), StandardCharsets.UTF_8))) {
+            String first = lines.readLine();
+            assertEquals("started", first, "the other process failed to start its pull");
+            PullEvent.FileDone done = downloader(1).fetch(file(), target(), events::add);   // waits on the other's file lock
+            assertFalse(done.downloaded(), "the other process's verified file is reused");
+            assertEquals("downloaded", lines.readLine());
+        } finally {
+            other.destroy();
+        }
+        assertTrue(other.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(1, fake.cdnRequests.size());
+        assertArrayEquals(DATA, Files.readAllBytes(target()));
     }
 
     @Test
