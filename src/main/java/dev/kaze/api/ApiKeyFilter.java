@@ -1,18 +1,18 @@
 package dev.kaze.api;
 
-import dev.kaze.config.KazeProperties;
 import org.springframework.core.Ordered;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
 import org.springframework.web.server.WebFilterChain;
+import org.springframework.web.util.UriComponentsBuilder;
 import reactor.core.publisher.Mono;
 
+import java.net.URI;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -21,32 +21,12 @@ import java.util.List;
  * set headers, may pass the key as {@code ?access_token=}.
  */
 public final class ApiKeyFilter implements WebFilter, Ordered {
-    private record Key(String id, byte[] sha256) {}
-
-    private final List<Key> keys = new ArrayList<>();
-    private final boolean anonymous;
+    private final ApiKeys keys;
     private final ProblemWriter problems;
 
-    public ApiKeyFilter(KazeProperties.Auth auth, ProblemWriter problems) {
-        this.anonymous = auth.anonymous();
+    public ApiKeyFilter(ApiKeys keys, ProblemWriter problems) {
+        this.keys = keys;
         this.problems = problems;
-        for (KazeProperties.ApiKey k : auth.keys()) {
-            if (k.id() == null || k.id().isBlank()) throw new IllegalArgumentException("kaze.auth.keys: every key needs an id");
-            byte[] hash;
-            if (k.sha256() != null && !k.sha256().isBlank()) hash = HexFormat.of().parseHex(k.sha256().strip().toLowerCase());
-            else if (k.key() != null && !k.key().isBlank()) hash = sha256(k.key());
-            else throw new IllegalArgumentException("kaze.auth.keys: key '" + k.id() + "' needs sha256 or key");
-            if (hash.length != 32) throw new IllegalArgumentException("kaze.auth.keys: sha256 of '" + k.id() + "' must be 64 hex digits");
-            keys.add(new Key(k.id(), hash));
-        }
-    }
-
-    static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     @Override public int getOrder() { return -100; }
@@ -55,7 +35,7 @@ public final class ApiKeyFilter implements WebFilter, Ordered {
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
         String path = exchange.getRequest().getPath().value();
         if (!path.startsWith("/v1/") && !path.equals("/v1")) return chain.filter(exchange);
-        if (exchange.getRequest().getMethod() == org.springframework.http.HttpMethod.OPTIONS) return chain.filter(exchange);
+        if (exchange.getRequest().getMethod() == HttpMethod.OPTIONS) return chain.filter(exchange);
         String token = null;
         List<String> auth = exchange.getRequest().getHeaders().getOrEmpty(HttpHeaders.AUTHORIZATION);
         if (auth.size() > 1) return problems.write(exchange, new ApiException(HttpStatus.BAD_REQUEST, "bad-request", "more than one Authorization header"));
@@ -70,12 +50,12 @@ public final class ApiKeyFilter implements WebFilter, Ordered {
         }
         String owner;
         if (token == null || token.isEmpty()) {
-            if (!anonymous)
+            if (!keys.anonymous())
                 return problems.write(exchange, new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized",
                         "an API key is required: send 'Authorization: Bearer <key>'"));
             owner = "anonymous";
         } else {
-            owner = lookup(token);
+            owner = keys.owner(token);
             if (owner == null) return problems.write(exchange, new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized", "unknown API key"));
         }
         exchange.getAttributes().put(Caller.ATTRIBUTE, new Caller(owner));
@@ -86,24 +66,16 @@ public final class ApiKeyFilter implements WebFilter, Ordered {
      * The caller of a request that already passed this filter (a WebSocket handshake: the session
      * does not carry the exchange's attributes), or null.
      */
-    public Caller authenticate(org.springframework.http.HttpHeaders headers, java.net.URI uri) {
+    public Caller authenticate(HttpHeaders headers, URI uri) {
         String token = null;
         String h = headers.getFirst(HttpHeaders.AUTHORIZATION);
         if (h != null && h.regionMatches(true, 0, "Bearer ", 0, 7)) token = h.substring(7).strip();
         else {
-            String q = org.springframework.web.util.UriComponentsBuilder.fromUri(uri).build().getQueryParams().getFirst("access_token");
-            if (q != null) token = java.net.URLDecoder.decode(q, java.nio.charset.StandardCharsets.UTF_8);
+            String q = UriComponentsBuilder.fromUri(uri).build().getQueryParams().getFirst("access_token");
+            if (q != null) token = URLDecoder.decode(q, StandardCharsets.UTF_8);
         }
-        if (token == null || token.isEmpty()) return anonymous ? new Caller("anonymous") : null;
-        String owner = lookup(token);
+        if (token == null || token.isEmpty()) return keys.anonymous() ? new Caller("anonymous") : null;
+        String owner = keys.owner(token);
         return owner == null ? null : new Caller(owner);
-    }
-
-    /** The id of the key, comparing against every configured key in constant time. */
-    private String lookup(String token) {
-        byte[] hash = sha256(token);
-        String found = null;
-        for (Key k : keys) if (MessageDigest.isEqual(hash, k.sha256())) found = k.id();
-        return found;
     }
 }

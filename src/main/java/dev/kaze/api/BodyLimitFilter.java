@@ -4,6 +4,7 @@ import org.springframework.core.Ordered;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferLimitException;
 import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.web.server.ServerWebExchange;
@@ -15,6 +16,7 @@ import reactor.core.publisher.Mono;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 
 /**
  * One size limit for every request body, whatever reads it (the JSON reader, the multipart and
@@ -34,13 +36,13 @@ public final class BodyLimitFilter implements WebFilter, Ordered {
     /** uploads: the paths ({@code POST /v1/loras}, {@code POST /v1/trainings}) whose files stream to disk. */
     public BodyLimitFilter(long maxBytes, List<Upload> uploads, ProblemWriter problems) {
         this.maxBytes = maxBytes;
-        this.uploads = uploads.stream().collect(java.util.stream.Collectors.toUnmodifiableMap(Upload::path, u -> u));
+        this.uploads = uploads.stream().collect(Collectors.toUnmodifiableMap(Upload::path, u -> u));
         this.problems = problems;
     }
 
     /** The upload limit of this request's path, or null when the request is not an upload. */
     private Upload upload(ServerWebExchange exchange) {
-        if (exchange.getRequest().getMethod() != org.springframework.http.HttpMethod.POST) return null;
+        if (exchange.getRequest().getMethod() != HttpMethod.POST) return null;
         return uploads.get(exchange.getRequest().getPath().pathWithinApplication().value());
     }
 

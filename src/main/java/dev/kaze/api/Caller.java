@@ -1,5 +1,6 @@
 package dev.kaze.api;
 
+import org.springframework.http.HttpStatus;
 import org.springframework.web.server.ServerWebExchange;
 
 /** Who is calling: the id of their API key, or "anonymous" where anonymous access is enabled. */
@@ -8,7 +9,7 @@ public record Caller(String owner) {
 
     public static Caller of(ServerWebExchange exchange) {
         Caller c = exchange.getAttribute(ATTRIBUTE);
-        if (c == null) throw new ApiException(org.springframework.http.HttpStatus.UNAUTHORIZED, "unauthorized", "an API key is required");
+        if (c == null) throw new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized", "an API key is required");
         return c;
     }
 }

@@ -1,10 +1,16 @@
 package dev.kaze.api;
 
+import dev.kaze.jobs.Job;
 import dev.kaze.jobs.JobEvent;
+import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobKind;
+import dev.kaze.json.Json;
+import org.springframework.http.codec.ServerSentEvent;
+import reactor.core.publisher.Flux;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
+import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -13,7 +19,6 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * recently rendered frames, indexed by job and seq (a slot holds one frame; a colliding event replaces it).
  */
 final class EventFrames {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final int SLOTS = 1024;
     private static final AtomicReferenceArray<Rendered> RECENT = new AtomicReferenceArray<>(SLOTS);
 
@@ -21,9 +26,9 @@ final class EventFrames {
 
     private EventFrames() {}
 
-    static JsonNode data(JobEvent e) {
-        if (e.dataJson() == null || e.dataJson().isBlank()) return JSON.createObjectNode();
-        return JSON.readTree(e.dataJson());
+    private static JsonNode data(JobEvent e) {
+        if (e.dataJson() == null || e.dataJson().isBlank()) return Json.MAPPER.createObjectNode();
+        return Json.MAPPER.readTree(e.dataJson());
     }
 
     static String json(JobEvent e) {
@@ -36,13 +41,21 @@ final class EventFrames {
     }
 
     private static String render(JobEvent e) {
-        ObjectNode n = JSON.createObjectNode();
-        n.put(dev.kaze.jobs.JobKind.ofId(e.jobId()) == dev.kaze.jobs.JobKind.TRAINING ? "training_id" : "video_id", e.jobId());
+        ObjectNode n = Json.MAPPER.createObjectNode();
+        n.put(JobKind.ofId(e.jobId()) == JobKind.TRAINING ? "training_id" : "video_id", e.jobId());
         n.put("seq", e.seq());
         n.put("type", e.type());
         n.put("at", e.at().toString());
         n.set("data", data(e));
         return n.toString();
+    }
+
+    /** The event log of the job {@code find} returns (blocking; 404 through it) over SSE, after Last-Event-ID or else ?after=. */
+    static Flux<ServerSentEvent<String>> sse(JobEvents events, String lastEventId, String after, Callable<Job> find) {
+        long from = lastEventId != null ? after(lastEventId, "Last-Event-ID") : after(after, "after");
+        return Requests.blocking(find)
+                .flatMapMany(job -> events.stream(job.id(), from))
+                .map(e -> ServerSentEvent.builder(json(e)).id(Long.toString(e.seq())).event(e.type()).build());
     }
 
     /** A resume point: the sequence number after which to send, 0 for all. */

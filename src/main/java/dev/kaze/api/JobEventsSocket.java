@@ -7,9 +7,9 @@ import dev.kaze.jobs.JobQueue;
 import org.springframework.web.reactive.socket.CloseStatus;
 import org.springframework.web.reactive.socket.WebSocketHandler;
 import org.springframework.web.reactive.socket.WebSocketSession;
+import org.springframework.web.util.UriComponentsBuilder;
 import org.springframework.web.util.UriTemplate;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 import java.util.Map;
 
@@ -49,13 +49,13 @@ public final class JobEventsSocket implements WebSocketHandler {
         String id = vars.get("id");
         long after;
         try {
-            var q = org.springframework.web.util.UriComponentsBuilder.fromUri(session.getHandshakeInfo().getUri()).build().getQueryParams();
+            var q = UriComponentsBuilder.fromUri(session.getHandshakeInfo().getUri()).build().getQueryParams();
             after = EventFrames.after(q.getFirst("after"));
         } catch (ValidationException e) {
             return session.close(CloseStatus.POLICY_VIOLATION.withReason("after must be an event sequence number"));
         }
         if (caller == null) return session.close(CloseStatus.POLICY_VIOLATION.withReason("unauthorized"));
-        return Mono.fromCallable(() -> queue.get(caller.owner(), VideoController.checkId(id), kind)).subscribeOn(Schedulers.boundedElastic())
+        return Requests.blocking(() -> queue.get(caller.owner(), Requests.checkId(id), kind))
                 .flatMap(job -> session.send(events.stream(job.id(), after).map(e -> session.textMessage(EventFrames.json(e))))
                         .then(session.close(CloseStatus.NORMAL)))
                 .onErrorResume(JobNotFoundException.class, e -> session.close(new CloseStatus(4404, kind == JobKind.VIDEO ? "no such video" : "no such training")));

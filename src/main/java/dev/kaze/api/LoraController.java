@@ -1,24 +1,16 @@
 package dev.kaze.api;
 
-import dev.kaze.config.KazeProperties;
 import dev.kaze.jobs.ModelInfo;
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.lora.LoraFile;
 import dev.kaze.tensor.TensorSource;
 import dev.kaze.tensor.WeightsException;
-import org.springframework.core.ResolvableType;
-import org.springframework.core.io.buffer.DataBuffer;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
-import org.springframework.http.codec.multipart.FilePartEvent;
-import org.springframework.http.codec.multipart.FormPartEvent;
-import org.springframework.http.codec.multipart.PartEvent;
-import org.springframework.http.codec.multipart.PartEventHttpMessageReader;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -27,10 +19,7 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ServerWebExchange;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -42,13 +31,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The LoRA catalog: list, upload, read and delete the {@code <name>.safetensors} files of the
@@ -61,7 +49,6 @@ import java.util.concurrent.atomic.AtomicReference;
 @RequestMapping(LoraController.PATH)
 public class LoraController {
     public static final String PATH = "/v1/loras";
-    private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final String SUFFIX = ".safetensors";
 
     private final ModelInfo model;
@@ -72,18 +59,9 @@ public class LoraController {
 
     private record Hashed(long size, FileTime modified, String sha256) {}
 
-    public LoraController(ModelInfo model, KazeProperties props) {
+    public LoraController(ModelInfo model, UploadLimits uploads) {
         this.model = model;
-        this.uploadLimit = upload(props);
-    }
-
-    /** The size limit of a LoRA upload. */
-    public static BodyLimitFilter.Upload upload(KazeProperties props) {
-        return new BodyLimitFilter.Upload(PATH, props.limits().loraUploadMax().toBytes(), "a LoRA file", "kaze.limits.lora-upload-max");
-    }
-
-    private static <T> Mono<T> blocking(Callable<T> call) {
-        return Mono.fromCallable(call).subscribeOn(Schedulers.boundedElastic());
+        this.uploadLimit = uploads.lora();
     }
 
     private LoraCatalog catalog() { return model.loras(); }
@@ -96,19 +74,17 @@ public class LoraController {
 
     /** A catalog name, as a video request's {@code loras[].name} must be; else 400. */
     private static String checkName(String field, String name) {
-        try {
-            return new GenerateRequest.LoraRef(name, 1.0).name();
-        } catch (IllegalArgumentException e) {
+        if (!GenerateRequest.LoraRef.isCatalogName(name))
             throw ValidationException.of(field, "'" + FieldError.clip(String.valueOf(name), 80)
                     + "' is not a LoRA name: use letters, digits, '.', '_' and '-' (no paths, no '..')");
-        }
+        return name;
     }
 
     @GetMapping
     public Mono<ObjectNode> list(ServerWebExchange exchange) {
         Caller.of(exchange);
-        return blocking(() -> {
-            ObjectNode body = JSON.createObjectNode();
+        return Requests.blocking(() -> {
+            ObjectNode body = Json.MAPPER.createObjectNode();
             body.put("object", "list");
             body.put("model", model.id());
             ArrayNode data = body.putArray("data");
@@ -124,7 +100,7 @@ public class LoraController {
     public Mono<ObjectNode> get(@PathVariable String name, ServerWebExchange exchange) {
         Caller.of(exchange);
         checkName("name", name);
-        return blocking(() -> {
+        return Requests.blocking(() -> {
             ObjectNode item = describe(name);
             if (item == null) throw unknown(name);
             return item;
@@ -135,7 +111,7 @@ public class LoraController {
     public Mono<ObjectNode> delete(@PathVariable String name, ServerWebExchange exchange) {
         Caller.of(exchange);
         checkName("name", name);
-        return blocking(() -> {
+        return Requests.blocking(() -> {
             if (model.defaultLoras().stream().anyMatch(l -> l.name().equals(name)))
                 throw new ApiException(HttpStatus.CONFLICT, "lora-in-use", "'" + name + "' is one of the model's default LoRAs, "
                         + "applied to every video; remove it from the model directory's recipe instead");
@@ -144,7 +120,7 @@ public class LoraController {
                 if (!Files.deleteIfExists(file)) throw unknown(name);
             }
             hashes.remove(file);
-            ObjectNode body = JSON.createObjectNode();
+            ObjectNode body = Json.MAPPER.createObjectNode();
             body.put("object", "lora.deleted");
             body.put("name", name);
             body.put("deleted", true);
@@ -165,32 +141,14 @@ public class LoraController {
         if (type == null || !MediaType.MULTIPART_FORM_DATA.isCompatibleWith(type))
             return Mono.error(new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
                     "send multipart/form-data with a 'name' field and the LoRA as a 'file' part (.safetensors)"));
-        Flux<PartEvent> events = new PartEventHttpMessageReader()
-                .read(ResolvableType.forClass(PartEvent.class), exchange.getRequest(), Map.of());
-        AtomicReference<String> name = new AtomicReference<>();
-        AtomicReference<String> filename = new AtomicReference<>();
-        return blocking(() -> {
+        return Requests.blocking(() -> {
             Path dir = directory();
             Files.createDirectories(dir);
             return Files.createTempFile(dir, ".upload-", ".tmp");
-        }).flatMap(tmp -> events.windowUntil(PartEvent::isLast)
-                .concatMap(part -> part.switchOnFirst((first, all) -> {
-                    if (!first.hasValue()) return all.then();
-                    PartEvent event = first.get();
-                    if (event instanceof FilePartEvent file && event.name().equals("file")) {
-                        if (filename.get() != null)
-                            return all.map(PartEvent::content).doOnNext(DataBufferUtils::release)
-                                    .then(Mono.error(ValidationException.of("file", "send one file per upload")));
-                        filename.set(file.filename());
-                        Flux<DataBuffer> content = all.map(PartEvent::content);
-                        return DataBufferUtils.write(content, tmp, java.nio.file.StandardOpenOption.WRITE,
-                                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
-                    }
-                    if (event instanceof FormPartEvent form && event.name().equals("name")) name.set(form.value().strip());
-                    return all.map(PartEvent::content).doOnNext(DataBufferUtils::release).then();
-                }))
-                .then(blocking(() -> accept(tmp, name.get(), filename.get(), replace)))
-                .onErrorMap(DataBufferLimitException.class, e -> BodyLimitFilter.uploadTooLarge(uploadLimit))
+        }).flatMap(tmp -> MultipartForm.read(exchange, new MultipartForm.Rules(
+                        List.of(new MultipartForm.FilePart("file", tmp, "send one file per upload")), null), uploadLimit)
+                .flatMap(form -> Requests.blocking(() -> accept(tmp, form.fields().containsKey("name") ? form.fields().get("name").strip() : null,
+                        form.fileNames().get("file"), replace)))
                 .doFinally(signal -> {
                     try {
                         Files.deleteIfExists(tmp);
@@ -256,8 +214,8 @@ public class LoraController {
             h = new Hashed(size, modified, sha256(file));
             hashes.put(file, h);
         }
-        Set<String> defaults = new java.util.HashSet<>(model.defaultLoras().stream().map(GenerateRequest.LoraRef::name).toList());
-        ObjectNode item = JSON.createObjectNode();
+        Set<String> defaults = new HashSet<>(model.defaultLoras().stream().map(GenerateRequest.LoraRef::name).toList());
+        ObjectNode item = Json.MAPPER.createObjectNode();
         item.put("object", "lora");
         item.put("name", name);
         item.put("size_bytes", size);

@@ -3,32 +3,36 @@ package dev.kaze.api;
 import dev.kaze.jobs.IdempotencyConflictException;
 import dev.kaze.jobs.JobNotFoundException;
 import dev.kaze.jobs.QueueFullException;
+import dev.kaze.json.Json;
+import dev.kaze.pipeline.InvalidFieldException;
+import io.netty.channel.ChannelException;
+import io.netty.handler.timeout.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.codec.DecodingException;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferLimitException;
 import org.springframework.http.HttpHeaders;
-import org.springframework.http.InvalidMediaTypeException;
-import reactor.netty.channel.AbortedException;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
+import org.springframework.http.InvalidMediaTypeException;
 import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
+import org.springframework.web.reactive.resource.NoResourceFoundException;
 import org.springframework.web.server.ResponseStatusException;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.ServerWebInputException;
 import reactor.core.publisher.Mono;
-import tools.jackson.databind.json.JsonMapper;
+import reactor.netty.channel.AbortedException;
+import tools.jackson.databind.node.ObjectNode;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /** Turns every error into an RFC 9457 problem detail with a stable type URI. */
 public final class ProblemWriter {
     private static final Logger log = LoggerFactory.getLogger(ProblemWriter.class);
-    public static final String TYPE_BASE = "https://kaze.dev/problems/";
-    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** The problem for any exception (unknown ones become a 500 without internals). */
     public ProblemDetail problem(Throwable e, String instance) {
@@ -37,6 +41,11 @@ public final class ProblemWriter {
         if (limit != null && !(e instanceof ApiException) && !(e instanceof ValidationException)) e = limit;
         switch (e) {
             case ValidationException v -> {
+                p = of(HttpStatus.BAD_REQUEST, "validation", "Invalid request", v.getMessage());
+                p.setProperty("errors", v.errors());
+            }
+            case InvalidFieldException f -> {
+                ValidationException v = ValidationException.of(f, "");
                 p = of(HttpStatus.BAD_REQUEST, "validation", "Invalid request", v.getMessage());
                 p.setProperty("errors", v.errors());
             }
@@ -59,9 +68,9 @@ public final class ProblemWriter {
                 int colon = msg.indexOf(':');
                 p = of(HttpStatus.BAD_REQUEST, "validation", "Invalid request", msg);
                 if (colon > 0 && colon < 40 && !msg.substring(0, colon).contains(" "))
-                    p.setProperty("errors", java.util.List.of(new FieldError(msg.substring(0, colon), msg.substring(colon + 1).strip())));
+                    p.setProperty("errors", List.of(new FieldError(msg.substring(0, colon), msg.substring(colon + 1).strip())));
             }
-            case org.springframework.web.reactive.resource.NoResourceFoundException n -> p = of(HttpStatus.NOT_FOUND, "not-found", "Not Found",
+            case NoResourceFoundException n -> p = of(HttpStatus.NOT_FOUND, "not-found", "Not Found",
                     "there is nothing at " + FieldError.clip(clean(instance), 100) + "; the API is under /v1/videos");
             case ServerWebInputException w -> p = of(HttpStatus.BAD_REQUEST, "bad-request", "Bad Request",
                     w.getReason() == null ? "the request could not be read" : clean(w.getReason())
@@ -72,9 +81,9 @@ public final class ProblemWriter {
                 if (s.is5xxServerError()) log.error("server error at {}", instance, e);
                 p = of(s, slug(s), s.getReasonPhrase(), r.getReason() == null ? s.getReasonPhrase() : clean(r.getReason()));
             }
-            case io.netty.handler.timeout.TimeoutException t -> p = of(HttpStatus.REQUEST_TIMEOUT, "request-timeout", "Request Timeout",
+            case TimeoutException t -> p = of(HttpStatus.REQUEST_TIMEOUT, "request-timeout", "Request Timeout",
                     "the request body did not arrive in time; send it without pauses");
-            case io.netty.channel.ChannelException t when t.getClass().getName().equals("reactor.netty.http.server.RequestTimeoutException") -> p = of(HttpStatus.REQUEST_TIMEOUT, "request-timeout", "Request Timeout",
+            case ChannelException t when t.getClass().getName().equals("reactor.netty.http.server.RequestTimeoutException") -> p = of(HttpStatus.REQUEST_TIMEOUT, "request-timeout", "Request Timeout",
                     "the request body did not arrive in time; send it without pauses");
             case AbortedException a -> {
                 log.debug("connection closed at {}: {}", instance, a.getMessage());
@@ -122,7 +131,7 @@ public final class ProblemWriter {
 
     static ProblemDetail of(HttpStatus status, String type, String title, String detail) {
         ProblemDetail p = ProblemDetail.forStatusAndDetail(status, detail);
-        p.setType(URI.create(TYPE_BASE + type));
+        p.setType(ProblemTypes.of(type));
         p.setTitle(title);
         return p;
     }
@@ -140,13 +149,13 @@ public final class ProblemWriter {
     }
 
     static String toJson(ProblemDetail p) {
-        var n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("type", p.getType().toString());
         n.put("title", p.getTitle());
         n.put("status", p.getStatus());
         n.put("detail", p.getDetail());
         if (p.getInstance() != null) n.put("instance", p.getInstance().toString());
-        if (p.getProperties() != null) p.getProperties().forEach((k, v) -> n.set(k, JSON.valueToTree(v)));
+        if (p.getProperties() != null) p.getProperties().forEach((k, v) -> n.set(k, Json.MAPPER.valueToTree(v)));
         n.set("error", openAiError(p));
         return n.toString();
     }
@@ -155,12 +164,12 @@ public final class ProblemWriter {
      * The same error as OpenAI's API writes it ({@code {"error": {message, type, param, code}}}), beside the
      * problem's members, so OpenAI's SDKs raise their typed exceptions with Kaze's message and field.
      */
-    private static tools.jackson.databind.node.ObjectNode openAiError(ProblemDetail p) {
-        var e = JSON.createObjectNode();
+    private static ObjectNode openAiError(ProblemDetail p) {
+        ObjectNode e = Json.MAPPER.createObjectNode();
         e.put("message", p.getDetail());
         e.put("type", p.getStatus() >= 500 ? "server_error" : p.getStatus() == 429 ? "rate_limit_error" : "invalid_request_error");
         Object errors = p.getProperties() == null ? null : p.getProperties().get("errors");
-        if (errors instanceof java.util.List<?> list && !list.isEmpty() && list.getFirst() instanceof FieldError f) e.put("param", f.field());
+        if (errors instanceof List<?> list && !list.isEmpty() && list.getFirst() instanceof FieldError f) e.put("param", f.field());
         else e.putNull("param");
         String type = p.getType().toString();
         e.put("code", type.substring(type.lastIndexOf('/') + 1));

@@ -1,5 +1,7 @@
 package dev.kaze.api;
 
+import dev.kaze.pipeline.InvalidFieldException;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -32,6 +34,11 @@ public class ValidationException extends RuntimeException {
 
     public static ValidationException of(String field, String message) {
         return new ValidationException(List.of(new FieldError(field, message)));
+    }
+
+    /** The problems of a domain validation, each under its field with prefix before it ("args." + "network_dim"). */
+    public static ValidationException of(InvalidFieldException e, String prefix) {
+        return new ValidationException(e.problems().stream().map(p -> new FieldError(prefix + p.field(), p.message())).toList());
     }
 
     public List<FieldError> errors() { return errors; }

@@ -1,15 +1,16 @@
 package dev.kaze.api;
 
-import dev.kaze.jobs.RequestJson;
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.pipeline.InvalidFieldException;
 import dev.kaze.pipeline.Recipe;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -30,7 +31,6 @@ import java.util.regex.Pattern;
  */
 public record VideoCreateRequest(GenerateRequest request, int priority, String metadataJson, String webhookJson,
                                  String canonicalJson, String requestHash) {
-    static final JsonMapper JSON = JsonMapper.builder().build();
     static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "size", "width", "height", "frames", "seconds",
             "fps", "steps", "shift", "seed", "sampler", "guidance", "loras", "preset", "priority", "webhook", "metadata",
             "input_reference");
@@ -41,7 +41,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
 
     /** Form fields (all strings) as JSON: object-valued fields are parsed, the rest kept as text. */
     public static ObjectNode fromForm(Map<String, List<String>> form) {
-        ObjectNode n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         List<FieldError> errors = new ArrayList<>();
         for (var e : form.entrySet()) {
             if (e.getValue().size() > 1) errors.add(new FieldError(e.getKey(), "given more than once"));
@@ -52,7 +52,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             }
             if (OBJECT_FIELDS.contains(e.getKey())) {
                 try {
-                    n.set(e.getKey(), VideoController.STRICT_JSON.readTree(v));
+                    n.set(e.getKey(), Json.MAPPER.readTree(v));
                 } catch (RuntimeException ex) {
                     errors.add(new FieldError(e.getKey(), "must be JSON"));
                 }
@@ -117,16 +117,15 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         if (errors.isEmpty()) {
             try {
                 request = new GenerateRequest(prompt, negative, width, height, frames, fps, steps, shift, seed, guidance, loras);
-            } catch (IllegalArgumentException e) {
-                String msg = e.getMessage();
-                int colon = msg.indexOf(':');
-                String field = colon > 0 ? msg.substring(0, colon) : "body";
-                String text = colon > 0 ? msg.substring(colon + 1).strip() : msg;
-                // name the field the client sent, not the one derived from it
-                if (fromSize && (field.equals("width") || field.equals("height"))) errors.add(new FieldError("size", field + " " + text));
-                else if (fromSeconds && field.equals("frames"))
-                    errors.add(new FieldError("seconds", "gives " + frames + " frames at " + (fps == null ? Recipe.FPS : fps) + " fps; frames " + text));
-                else errors.add(new FieldError(field, text));
+            } catch (InvalidFieldException e) {
+                for (InvalidFieldException.Problem p : e.problems()) {
+                    String field = p.field(), text = p.message();
+                    // name the field the client sent, not the one derived from it
+                    if (fromSize && (field.equals("width") || field.equals("height"))) errors.add(new FieldError("size", field + " " + text));
+                    else if (fromSeconds && field.equals("frames"))
+                        errors.add(new FieldError("seconds", "gives " + frames + " frames at " + (fps == null ? Recipe.FPS : fps) + " fps; frames " + text));
+                    else errors.add(new FieldError(field, text));
+                }
             }
         }
         if (!errors.isEmpty()) throw new ValidationException(errors);
@@ -202,8 +201,8 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             }
             try {
                 refs.add(new GenerateRequest.LoraRef(e.get("name").asString(), s == null ? 1.0 : s.asDouble()));
-            } catch (IllegalArgumentException ex) {
-                errors.add(new FieldError(field, ex.getMessage().replaceFirst("^loras: ", "")));
+            } catch (InvalidFieldException ex) {
+                ex.problems().forEach(p -> errors.add(new FieldError(field, p.message())));
             }
         }
         return refs;
@@ -235,7 +234,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             URI u = new URI(url);
             if (url.length() > 2000 || !("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null || u.getUserInfo() != null)
                 errors.add(new FieldError("webhook.url", "must be an http(s) URL with a host and no credentials, at most 2000 characters"));
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             errors.add(new FieldError("webhook.url", "is not a valid URL"));
         }
         Set<String> events = new LinkedHashSet<>();
@@ -248,7 +247,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
                 else events.add(e.asString());
             }
         }
-        ObjectNode n = JSON.createObjectNode().put("url", url);
+        ObjectNode n = Json.MAPPER.createObjectNode().put("url", url);
         var arr = n.putArray("events");
         events.forEach(arr::add);
         return n.toString();
@@ -291,7 +290,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
 
     /** The body with keys sorted, so the same request hashes the same however it was written. */
     static String canonical(JsonNode body) {
-        return JSON.valueToTree(sorted(body)).toString();
+        return Json.MAPPER.valueToTree(sorted(body)).toString();
     }
 
     private static Object sorted(JsonNode n) {
@@ -400,7 +399,4 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
 
         private static String fmt(double d) { return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d); }
     }
-
-    /** The recorded request JSON of a resolved request (re-exported for the API layer). */
-    public static ObjectNode resolvedJson(GenerateRequest.Resolved r, String model) { return RequestJson.write(r, model); }
 }

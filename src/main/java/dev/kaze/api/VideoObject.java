@@ -2,8 +2,8 @@ package dev.kaze.api;
 
 import dev.kaze.jobs.Job;
 import dev.kaze.jobs.JobStatus;
+import dev.kaze.json.Json;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
 /**
@@ -12,8 +12,6 @@ import tools.jackson.databind.node.ObjectNode;
  * them. Kaze adds one status, {@code cancelled}, that OpenAI's videos do not have.
  */
 final class VideoObject {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
     private VideoObject() {}
 
     static String status(JobStatus s) {
@@ -43,7 +41,7 @@ final class VideoObject {
     /** OpenAI's {@code error} ({@code code}, {@code message}) with the stored problem beside them, or null. */
     static void putError(ObjectNode n, Job job) {
         if (job.errorJson() != null) {
-            JsonNode problem = JSON.readTree(job.errorJson());
+            JsonNode problem = Json.MAPPER.readTree(job.errorJson());
             ObjectNode error = n.putObject("error");
             String type = problem.path("type").asString("");
             error.put("code", type.substring(type.lastIndexOf('/') + 1));
@@ -53,14 +51,14 @@ final class VideoObject {
     }
 
     static ObjectNode of(Job job, Integer queuePosition, Long etaSeconds) {
-        JsonNode resolved = job.resolvedJson() == null ? JSON.createObjectNode() : JSON.readTree(job.resolvedJson());
-        ObjectNode n = JSON.createObjectNode();
+        JsonNode resolved = job.resolvedJson() == null ? Json.MAPPER.createObjectNode() : Json.MAPPER.readTree(job.resolvedJson());
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("id", job.id());
         n.put("object", "video");
         n.put("model", resolved.path("model").asString("kaze"));
         n.put("status", status(job.status()));
         n.put("progress", job.status() == JobStatus.COMPLETED ? 100 : Math.max(0, Math.min(100, job.progress())));
-        JsonNode asked = job.requestJson() == null ? JSON.createObjectNode() : JSON.readTree(job.requestJson());
+        JsonNode asked = job.requestJson() == null ? Json.MAPPER.createObjectNode() : Json.MAPPER.readTree(job.requestJson());
         n.put("seconds", seconds(asked.get("seconds"), resolved.path("seconds").asString("")));
         n.put("size", resolved.path("size").asString(""));
         n.put("prompt", asked.path("prompt").asString(resolved.path("prompt").asString("")));
@@ -78,9 +76,9 @@ final class VideoObject {
         n.put("priority", job.priority());
         if (job.startedAt() != null) n.put("started_at", job.startedAt().getEpochSecond()); else n.putNull("started_at");
         n.set("request", resolved);
-        if (job.metadataJson() != null) n.set("metadata", JSON.readTree(job.metadataJson())); else n.putNull("metadata");
+        if (job.metadataJson() != null) n.set("metadata", Json.MAPPER.readTree(job.metadataJson())); else n.putNull("metadata");
         ObjectNode links = n.putObject("links");
-        String self = "/v1/videos/" + job.id();
+        String self = VideoController.PATH + "/" + job.id();
         links.put("self", self);
         links.put("events", self + "/events");
         links.put("cancel", self + "/cancel");

@@ -18,6 +18,8 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import org.springframework.http.HttpStatus;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -54,9 +56,9 @@ public final class WireProblemHandler extends ChannelDuplexHandler {
                 || (uri.equals("*") && HttpMethod.OPTIONS.equals(request.method()));
         if (!form) return new IllegalArgumentException("the request target must be a path such as /v1/videos");
         try {
-            new java.net.URI(uri);
+            new URI(uri);
             return null;
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             return new IllegalArgumentException("the request target is not a valid URI (" + e.getReason() + " at index " + e.getIndex()
                     + "); percent-encode characters such as spaces, quotes, braces and non-ASCII letters");
         }

@@ -1,10 +1,17 @@
 package dev.kaze.config;
 
+import dev.kaze.pipeline.ModelOptions;
+import dev.kaze.tensor.WeightStorage;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Kaze's settings ({@code kaze.*} properties or {@code KAZE_*} environment variables).
@@ -32,19 +39,19 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
     }
 
     /** How the loaded model uses memory: DiT storage and block swap, the budget, umT5's placement. */
-    public dev.kaze.pipeline.ModelOptions modelOptions() {
-        return new dev.kaze.pipeline.ModelOptions(dit.weightStorage(), dit.swap(), memoryBudgetBytes(deviceMemoryBudget),
+    public ModelOptions modelOptions() {
+        return new ModelOptions(dit.weightStorage(), dit.swap(), memoryBudgetBytes(deviceMemoryBudget),
                 textEncoder.onHost());
     }
 
     /** "24GiB" -> 24·2³⁰, "20GB" -> 20·10⁹, "1000000" -> bytes. */
     static long memoryBudgetBytes(String value) {
         String v = value == null ? "" : value.strip().replace(" ", "");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)(\\d+(?:\\.\\d+)?)(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?").matcher(v);
+        Matcher m = Pattern.compile("(?i)(\\d+(?:\\.\\d+)?)(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?").matcher(v);
         if (!m.matches())
             throw new IllegalArgumentException("kaze.device-memory-budget is '" + value + "'; use a size such as 24GiB or 20GB");
         double n = Double.parseDouble(m.group(1));
-        double unit = switch (m.group(2) == null ? "B" : m.group(2).toUpperCase(java.util.Locale.ROOT)) {
+        double unit = switch (m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT)) {
             case "KB" -> 1e3; case "MB" -> 1e6; case "GB" -> 1e9; case "TB" -> 1e12;
             case "KIB" -> 0x1p10; case "MIB" -> 0x1p20; case "GIB" -> 0x1p30; case "TIB" -> 0x1p40;
             default -> 1;
@@ -66,7 +73,7 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
         public boolean onHost() { return onHost(placement); }
 
         private static boolean onHost(String placement) {
-            return switch (placement == null ? "device" : placement.strip().toLowerCase(java.util.Locale.ROOT)) {
+            return switch (placement == null ? "device" : placement.strip().toLowerCase(Locale.ROOT)) {
                 case "device" -> false;
                 case "cpu" -> true;
                 default -> throw new IllegalArgumentException("kaze.text-encoder.placement is '" + placement + "'; use cpu or device");
@@ -83,9 +90,9 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param archiveMaxBytes   the most bytes an archive may unpack to (counted while unpacking, not as declared)
      * @param archiveMaxRatio   the largest unpacked/packed ratio of one entry (stops zip bombs early)
      */
-    public record Training(Path datasetsRoot, @DefaultValue("8GB") org.springframework.util.unit.DataSize uploadMax,
+    public record Training(Path datasetsRoot, @DefaultValue("8GB") DataSize uploadMax,
                            @DefaultValue("100000") int archiveMaxEntries,
-                           @DefaultValue("64GB") org.springframework.util.unit.DataSize archiveMaxBytes,
+                           @DefaultValue("64GB") DataSize archiveMaxBytes,
                            @DefaultValue("200") int archiveMaxRatio) {}
 
     /** Where datasets named by directory live. */
@@ -108,31 +115,31 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                       @DefaultValue("0") String blocksToSwap, @DefaultValue("upcast") String fp8Matmul) {
         public Dit {
             weightStorage(storage, fp8BlockSize, fp8Matmul);   // fail at start-up on a bad value
-            dev.kaze.pipeline.ModelOptions.BlocksToSwap.parse(blocksToSwap);
+            ModelOptions.BlocksToSwap.parse(blocksToSwap);
         }
 
-        public dev.kaze.pipeline.ModelOptions.BlocksToSwap swap() { return dev.kaze.pipeline.ModelOptions.BlocksToSwap.parse(blocksToSwap); }
+        public ModelOptions.BlocksToSwap swap() { return ModelOptions.BlocksToSwap.parse(blocksToSwap); }
 
-        public dev.kaze.tensor.WeightStorage weightStorage() { return weightStorage(storage, fp8BlockSize, fp8Matmul); }
+        public WeightStorage weightStorage() { return weightStorage(storage, fp8BlockSize, fp8Matmul); }
 
-        private static dev.kaze.tensor.WeightStorage weightStorage(String storage, int blockSize, String matmul) {
-            dev.kaze.tensor.WeightStorage.Matmul mm = switch (matmul == null ? "upcast" : matmul.strip().toLowerCase(java.util.Locale.ROOT)) {
-                case "upcast" -> dev.kaze.tensor.WeightStorage.Matmul.UPCAST;
-                case "scaled-mm" -> dev.kaze.tensor.WeightStorage.Matmul.SCALED_MM;
+        private static WeightStorage weightStorage(String storage, int blockSize, String matmul) {
+            WeightStorage.Matmul mm = switch (matmul == null ? "upcast" : matmul.strip().toLowerCase(Locale.ROOT)) {
+                case "upcast" -> WeightStorage.Matmul.UPCAST;
+                case "scaled-mm" -> WeightStorage.Matmul.SCALED_MM;
                 default -> throw new IllegalArgumentException("kaze.dit.fp8-matmul is '" + matmul + "'; use upcast or scaled-mm");
             };
-            dev.kaze.tensor.WeightStorage.Format format = switch (storage == null ? "compute" : storage.strip().toLowerCase(java.util.Locale.ROOT)) {
+            WeightStorage.Format format = switch (storage == null ? "compute" : storage.strip().toLowerCase(Locale.ROOT)) {
                 case "compute" -> null;
-                case "fp8-e4m3" -> dev.kaze.tensor.WeightStorage.Format.FP8_E4M3;
-                case "fp8-e5m2" -> dev.kaze.tensor.WeightStorage.Format.FP8_E5M2;
+                case "fp8-e4m3" -> WeightStorage.Format.FP8_E4M3;
+                case "fp8-e5m2" -> WeightStorage.Format.FP8_E5M2;
                 default -> throw new IllegalArgumentException("kaze.dit.storage is '" + storage
                         + "'; use compute, fp8-e4m3 or fp8-e5m2");
             };
             if (blockSize < 0)
                 throw new IllegalArgumentException("kaze.dit.fp8-block-size is " + blockSize + "; use 0 (one scale per tensor) or a positive block size such as 128");
-            if (format == null) return dev.kaze.tensor.WeightStorage.COMPUTE;
-            return (blockSize == 0 ? dev.kaze.tensor.WeightStorage.perTensor(format)
-                    : dev.kaze.tensor.WeightStorage.blockwise(format, blockSize)).withMatmul(mm);
+            if (format == null) return WeightStorage.COMPUTE;
+            return (blockSize == 0 ? WeightStorage.perTensor(format)
+                    : WeightStorage.blockwise(format, blockSize)).withMatmul(mm);
         }
     }
 
@@ -164,8 +171,8 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param loraUploadMax   the largest LoRA file {@code POST /v1/loras} accepts (streamed to disk, never held in memory)
      */
     public record Limits(@DefaultValue("1000") int maxQueued, @DefaultValue("50") int perKeyQueued,
-                         @DefaultValue("10s") java.time.Duration readTimeout, @DefaultValue("30m") java.time.Duration requestTimeout,
-                         @DefaultValue("2GB") org.springframework.util.unit.DataSize loraUploadMax) {}
+                         @DefaultValue("10s") Duration readTimeout, @DefaultValue("30m") Duration requestTimeout,
+                         @DefaultValue("2GB") DataSize loraUploadMax) {}
 
     public record Cors(List<String> allowedOrigins) {
         public Cors {

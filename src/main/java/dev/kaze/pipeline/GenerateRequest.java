@@ -4,6 +4,7 @@ import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
 
 import java.util.List;
+import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
@@ -24,38 +25,43 @@ public record GenerateRequest(String prompt, String negativePrompt, Integer widt
     /** A LoRA from the catalog by name, with its strength. */
     public record LoraRef(String name, double strength) {
         public LoraRef {
-            if (name == null || !LORA_NAME.matcher(name).matches() || name.contains(".."))
-                throw new IllegalArgumentException("loras: name '" + name + "' is not a catalog name (letters, digits, '.', '_', '-'; no paths)");
+            if (!isCatalogName(name))
+                throw new InvalidFieldException("loras", "name '" + name + "' is not a catalog name (letters, digits, '.', '_', '-'; no paths)");
             if (!Double.isFinite(strength) || Math.abs(strength) > 10)
-                throw new IllegalArgumentException("loras: strength of '" + name + "' must be a finite number in [-10, 10], got " + strength);
+                throw new InvalidFieldException("loras", "strength of '" + name + "' must be a finite number in [-10, 10], got " + strength);
+        }
+
+        /** A name the catalog can hold: letters, digits, '.', '_' and '-', at most 128, no '..' (so no paths). */
+        public static boolean isCatalogName(String name) {
+            return name != null && LORA_NAME.matcher(name).matches() && !name.contains("..");
         }
     }
 
     public GenerateRequest {
-        if (prompt == null || prompt.isBlank()) throw new IllegalArgumentException("prompt: must not be empty");
+        if (prompt == null || prompt.isBlank()) throw new InvalidFieldException("prompt", "must not be empty");
         if (prompt.length() > MAX_PROMPT_CHARS)
-            throw new IllegalArgumentException("prompt: at most " + MAX_PROMPT_CHARS + " characters, got " + prompt.length());
+            throw new InvalidFieldException("prompt", "at most " + MAX_PROMPT_CHARS + " characters, got " + prompt.length());
         if (negativePrompt != null && negativePrompt.length() > MAX_PROMPT_CHARS)
-            throw new IllegalArgumentException("negative_prompt: at most " + MAX_PROMPT_CHARS + " characters, got " + negativePrompt.length());
+            throw new InvalidFieldException("negative_prompt", "at most " + MAX_PROMPT_CHARS + " characters, got " + negativePrompt.length());
         side("width", width);
         side("height", height);
         if (frames != null && (frames < 1 || frames > MAX_FRAMES || (frames - 1) % 4 != 0))
-            throw new IllegalArgumentException("frames: must be 4k+1 between 1 and " + MAX_FRAMES + " (e.g. 81), got " + frames);
-        if (fps != null && (fps < 1 || fps > 60)) throw new IllegalArgumentException("fps: must be between 1 and 60, got " + fps);
-        if (steps != null && (steps < 1 || steps > 100)) throw new IllegalArgumentException("steps: must be between 1 and 100, got " + steps);
+            throw new InvalidFieldException("frames", "must be 4k+1 between 1 and " + MAX_FRAMES + " (e.g. 81), got " + frames);
+        if (fps != null && (fps < 1 || fps > 60)) throw new InvalidFieldException("fps", "must be between 1 and 60, got " + fps);
+        if (steps != null && (steps < 1 || steps > 100)) throw new InvalidFieldException("steps", "must be between 1 and 100, got " + steps);
         if (shift != null && (!Double.isFinite(shift) || shift <= 0 || shift > 100))
-            throw new IllegalArgumentException("shift: must be a finite number in (0, 100], got " + shift);
-        if (seed != null && seed < 0) throw new IllegalArgumentException("seed: must be a non-negative integer, got " + seed);
+            throw new InvalidFieldException("shift", "must be a finite number in (0, 100], got " + shift);
+        if (seed != null && seed < 0) throw new InvalidFieldException("seed", "must be a non-negative integer, got " + seed);
         if (loras != null) {
-            if (loras.size() > 8) throw new IllegalArgumentException("loras: at most 8, got " + loras.size());
-            if (loras.stream().anyMatch(java.util.Objects::isNull)) throw new IllegalArgumentException("loras: entries must not be null");
+            if (loras.size() > 8) throw new InvalidFieldException("loras", "at most 8, got " + loras.size());
+            if (loras.stream().anyMatch(Objects::isNull)) throw new InvalidFieldException("loras", "entries must not be null");
             loras = List.copyOf(loras);
         }
     }
 
     private static void side(String name, Integer v) {
         if (v != null && (v < 16 || v > MAX_SIDE || v % 16 != 0))
-            throw new IllegalArgumentException(name + ": must be a multiple of 16 between 16 and " + MAX_SIDE + ", got " + v);
+            throw new InvalidFieldException(name, "must be a multiple of 16 between 16 and " + MAX_SIDE + ", got " + v);
     }
 
     /** A request with only a prompt; everything else from the recipe. */

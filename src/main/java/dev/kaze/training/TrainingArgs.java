@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /**
  * The options of one LoRA run, named after musubi-tuner's command-line options (a JSON object with
@@ -271,7 +272,7 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
                                                              String mixedPrecision, String networkModule, String savePrecision,
                                                              int blocksToSwap, boolean fp8Base, boolean fp8Scaled) {
         List<TrainingArgsException.Problem> p = new ArrayList<>();
-        java.util.function.BiConsumer<String, String> bad = (k, m) -> p.add(new TrainingArgsException.Problem(k, m));
+        BiConsumer<String, String> bad = (k, m) -> p.add(new TrainingArgsException.Problem(k, m));
         if (networkDim < 1 || networkDim > MAX_DIM) bad.accept("network_dim", "must be between 1 and " + MAX_DIM + ", got " + networkDim);
         if (!Double.isFinite(networkAlpha) || networkAlpha < 0) bad.accept("network_alpha", "must be a finite number >= 0 (0: alpha = network_dim), got " + networkAlpha);
         if (!Double.isFinite(learningRate) || !(learningRate > 0) || learningRate > 1) bad.accept("learning_rate", "must be in (0, 1], got " + learningRate);

@@ -1,7 +1,7 @@
 package dev.kaze.training;
 
+import dev.kaze.json.Json;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
 import java.nio.file.Path;
@@ -24,8 +24,6 @@ import java.util.Objects;
  */
 public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, String configName, String configText,
                            JsonNode args, String loraName, boolean registerCheckpoints, String resumeFrom) {
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
     public TrainingSpec {
         Objects.requireNonNull(datasetDir, "datasetDir");
         Objects.requireNonNull(datasetRoot, "datasetRoot");
@@ -36,11 +34,34 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
             throw new IllegalArgumentException("configName must be dataset.toml or dataset.json, got " + configName);
     }
 
+    /** A new run over a located dataset with its config. */
+    public static TrainingSpec of(DatasetLocation dataset, DatasetConfigText config, JsonNode args, String loraName,
+                                  boolean registerCheckpoints) {
+        return new TrainingSpec(dataset.dir(), dataset.root(), dataset.uploaded(), config.name(), config.text(), args, loraName,
+                registerCheckpoints, null);
+    }
+
     public boolean toml() { return configName.endsWith(".toml"); }
 
     /** Parses and validates the config, resolving relative paths against the dataset directory. */
     public DatasetConfig config() {
         return DatasetConfigReader.parse(datasetDir.resolve(configName), configText, toml());
+    }
+
+    /**
+     * Checks the dataset: the config, every path it names inside the root, every media file and caption.
+     * Returns the samples of one epoch (items times num_repeats over the datasets).
+     *
+     * @throws DatasetConfigException naming the dataset and key of a bad config entry or a path outside the root
+     * @throws DatasetCheckException  listing every unreadable media file and missing caption
+     * @throws DatasetMediaException  when a media directory or listing cannot be read
+     */
+    public int checkDataset() {
+        DatasetConfig config = config();
+        DatasetPaths.confine(config, datasetRoot);
+        int samples = 0;
+        for (DatasetItems d : TrainingData.check(config).datasets()) samples += d.items().size() * d.dataset().params().numRepeats();
+        return samples;
     }
 
     /** The same spec continuing another job's run. */
@@ -49,7 +70,7 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
     }
 
     public ObjectNode toJson() {
-        ObjectNode n = JSON.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("dataset_dir", datasetDir.toString());
         n.put("dataset_root", datasetRoot.toString());
         n.put("uploaded", uploaded);
@@ -63,7 +84,7 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
     }
 
     public static TrainingSpec fromJson(String json) {
-        JsonNode n = JSON.readTree(json);
+        JsonNode n = Json.MAPPER.readTree(json);
         JsonNode resume = n.get("resume_from");
         return new TrainingSpec(Path.of(n.get("dataset_dir").asString()), Path.of(n.get("dataset_root").asString()),
                 n.path("uploaded").asBoolean(false), n.get("config_name").asString(), n.get("config_text").asString(),

@@ -111,6 +111,7 @@ class LoraApiEndToEndTest {
         HttpResponse<String> up = upload(alice(), "", "x", "my-lora.safetensors", previewLora);
         assertThat(up.statusCode()).as(up.body()).isEqualTo(201);
         JsonNode item = ApiClient.json(up);
+        WireNames.assertSnakeCase("an uploaded LoRA", item);
         assertThat(item.get("name").asString()).isEqualTo("x");
         assertThat(item.get("size_bytes").asLong()).isEqualTo(previewLora.length);
         assertThat(item.get("sha256").asString()).isEqualTo(sha256(previewLora));

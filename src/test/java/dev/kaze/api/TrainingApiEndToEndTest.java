@@ -333,4 +333,34 @@ class TrainingApiEndToEndTest {
             assertThat(s.toList()).isEmpty();
         }
     }
+
+    /** Every name on the wire is snake_case: the training object, every event type's data, files, list pages, LoRAs, problems. */
+    @Test
+    void everyNameOnTheWireIsSnakeCase() throws Exception {
+        String args = args(4, 2, "snake").replace("}", ", \"sample_prompts\": [\"a square --w 32 --h 32 --f 1 --s 1 --d 1\"],"
+                + " \"sample_every_n_steps\": 2}");
+        HttpResponse<String> created = alice().post("/v1/trainings",
+                "{\"dataset\":\"moving\",\"lora_name\":\"snake-case\",\"metadata\":{\"callerKey\":1},\"args\":" + args + "}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
+        WireNames.assertSnakeCase("a created training", ApiClient.json(created));
+        String id = ApiClient.json(created).get("id").asString();
+        JsonNode done = awaitTraining(id);
+        assertThat(done.get("status").asString()).as(done.toString()).isEqualTo("completed");
+        WireNames.assertSnakeCase("a completed training", done);
+        ApiClient.Frames frames = alice().websocket("/v1/trainings/" + id + "/events", Duration.ofSeconds(10));
+        assertThat(frames.messages().stream().map(e -> e.get("type").asString()))
+                .contains("queued", "started", "progress", "checkpoint", "sample", "lora", "completed");
+        WireNames.assertSnakeCase("the events of a training", frames.messages());
+        WireNames.assertSnakeCase("a training's files", ApiClient.json(alice().get("/v1/trainings/" + id + "/files")));
+        WireNames.assertSnakeCase("a list page of trainings", ApiClient.json(alice().get("/v1/trainings?limit=2")));
+        WireNames.assertSnakeCase("a LoRA", ApiClient.json(alice().get("/v1/loras/snake-case")));
+        WireNames.assertSnakeCase("the LoRA catalog", ApiClient.json(alice().get("/v1/loras")));
+        HttpResponse<String> registered = alice().post("/v1/trainings/" + id + "/loras",
+                "{\"file\":\"snake-step00000002.safetensors\",\"name\":\"snake-step2\"}");
+        assertThat(registered.statusCode()).as(registered.body()).isEqualTo(201);
+        WireNames.assertSnakeCase("a registered checkpoint", ApiClient.json(registered));
+        WireNames.assertSnakeCase("a training validation problem", ApiClient.json(alice().post("/v1/trainings",
+                "{\"dataset\":\"moving\",\"args\":{\"learning_rate\":\"fast\"}}")));
+        WireNames.assertSnakeCase("a deleted training", ApiClient.json(alice().send(alice().request("/v1/trainings/" + id).DELETE().build())));
+    }
 }

@@ -211,4 +211,29 @@ class VideoApiEndToEndTest {
         assertThat(alice().post("/v1/videos", "{not json").statusCode()).isEqualTo(400);
         assertThat(alice().get("/v1/videos/nope").statusCode()).isEqualTo(404);
     }
+
+    /** Every name on the wire is snake_case: the video object, every event type's data, a list page, problems. */
+    @Test
+    void everyNameOnTheWireIsSnakeCase() throws Exception {
+        HttpResponse<String> created = alice().post("/v1/videos", SMALL.replace("}", ",\"metadata\":{\"callerKey\":1}}"));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
+        WireNames.assertSnakeCase("a created video", ApiClient.json(created));
+        String id = ApiClient.json(created).get("id").asString();
+        ApiClient.Frames done = alice().websocket("/v1/videos/" + id + "/events", Duration.ofSeconds(120));
+        assertThat(done.messages().stream().map(e -> e.get("type").asString())).contains("queued", "started", "progress", "completed");
+        WireNames.assertSnakeCase("the events of a completed video", done.messages());
+        WireNames.assertSnakeCase("a completed video", ApiClient.json(alice().get("/v1/videos/" + id)));
+        WireNames.assertSnakeCase("a list page", ApiClient.json(alice().get("/v1/videos?limit=1")));
+
+        String slow = "{\"prompt\":\"a slow river\",\"size\":\"256x256\",\"frames\":33,\"steps\":100,\"seed\":4}";
+        String cancelled = ApiClient.json(alice().post("/v1/videos", slow)).get("id").asString();
+        WireNames.assertSnakeCase("a cancelled video", ApiClient.json(alice().post("/v1/videos/" + cancelled + "/cancel", "")));
+        ApiClient.Frames stopped = alice().websocket("/v1/videos/" + cancelled + "/events", Duration.ofSeconds(60));
+        assertThat(stopped.messages().getLast().get("type").asString()).isEqualTo("cancelled");
+        WireNames.assertSnakeCase("the events of a cancelled video", stopped.messages());
+        WireNames.assertSnakeCase("a deleted video", ApiClient.json(alice().send(alice().request("/v1/videos/" + cancelled).DELETE().build())));
+
+        WireNames.assertSnakeCase("a validation problem", ApiClient.json(alice().post("/v1/videos", "{\"prompt\":\"\",\"frames\":80}")));
+        WireNames.assertSnakeCase("a not-found problem", ApiClient.json(alice().get("/v1/videos/video_nope")));
+    }
 }

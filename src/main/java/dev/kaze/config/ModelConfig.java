@@ -1,0 +1,61 @@
+package dev.kaze.config;
+
+import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobQueue;
+import dev.kaze.jobs.JobStore;
+import dev.kaze.jobs.ModelInfo;
+import dev.kaze.pipeline.LoraCatalog;
+import dev.kaze.pipeline.ModelDirectory;
+import dev.kaze.pipeline.PreviewModel;
+import dev.kaze.pipeline.Recipe;
+import dev.kaze.pipeline.WanModel;
+import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.tensor.TensorSource;
+import dev.kaze.video.Mp4Encoder;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The served model (its id, LoRA catalog and default LoRAs), the job queue over the store, the event streams, the encoder. */
+@Configuration(proxyBeanMethods = false)
+public class ModelConfig {
+    private final KazeProperties props;
+
+    public ModelConfig(KazeProperties props) { this.props = props; }
+
+    @Bean
+    ModelInfo modelInfo() {
+        KazeProperties.Models m = props.models();
+        Path loraDir = m == null ? null : m.loras();
+        if (m == null || m.dir() == null) {
+            if (loraDir == null) loraDir = props.dataDir().resolve("loras");
+            return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of(), WanModel::previewDitShapes);
+        }
+        ModelDirectory.Files files = ModelDirectory.scan(m.dir());
+        LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
+        String id;
+        if (files.ditConfig() != null) id = Recipe.modelId(DitConfig.read(files.ditConfig()));
+        else try (TensorSource dit = TensorSource.open(files.dit())) {   // headers only
+            id = Recipe.modelId(DitConfig.detect(dit));
+        }
+        Path dit = files.dit();
+        return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog), () -> TensorSource.open(dit));
+    }
+
+    @Bean
+    JobQueue jobQueue(JobStore store, ModelInfo model) {
+        Map<String, Integer> perKey = new HashMap<>();
+        for (KazeProperties.ApiKey k : props.auth().keys()) if (k.maxQueued() != null) perKey.put(k.id(), k.maxQueued());
+        return new JobQueue(store, model, props.dataDir(), props.limits().maxQueued(), props.limits().perKeyQueued(), perKey);
+    }
+
+    @Bean(destroyMethod = "close")
+    JobEvents jobEvents(JobStore store) { return new JobEvents(store); }
+
+    @Bean
+    Mp4Encoder mp4Encoder() { return new Mp4Encoder(); }
+}

@@ -1,0 +1,106 @@
+package dev.kaze.config;
+
+import dev.kaze.api.ApiKeyFilter;
+import dev.kaze.api.ApiKeys;
+import dev.kaze.api.BodyLimitFilter;
+import dev.kaze.api.JobEventsSocketMapping;
+import dev.kaze.api.ProblemErrorHandler;
+import dev.kaze.api.ProblemWriter;
+import dev.kaze.api.TrainingDatasets;
+import dev.kaze.api.UploadLimits;
+import dev.kaze.api.VideoController;
+import dev.kaze.api.WireProblemHandler;
+import dev.kaze.jobs.JobEvents;
+import dev.kaze.jobs.JobQueue;
+import dev.kaze.training.DatasetArchive;
+import org.springframework.boot.reactor.netty.NettyServerCustomizer;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.HandlerMapping;
+import org.springframework.web.reactive.config.CorsRegistry;
+import org.springframework.web.reactive.config.WebFluxConfigurer;
+import reactor.netty.NettyPipeline;
+
+import java.util.List;
+
+/**
+ * The HTTP side: the API's settings as plain values (keys, upload limits, where datasets come from),
+ * its filters (body limit, API keys), problem details for every error (also those Netty refuses
+ * before Spring sees them), the WebSocket event streams and CORS.
+ */
+@Configuration(proxyBeanMethods = false)
+public class WebConfig implements WebFluxConfigurer {
+    private final KazeProperties props;
+
+    public WebConfig(KazeProperties props) { this.props = props; }
+
+    @Bean
+    ApiKeys apiKeys() {
+        KazeProperties.Auth auth = props.auth();
+        return new ApiKeys(auth.anonymous(), auth.keys().stream()
+                .map(k -> ApiKeys.Key.of(k.id(), k.sha256(), k.key(), "kaze.auth.keys")).toList());
+    }
+
+    @Bean
+    UploadLimits uploadLimits() {
+        return new UploadLimits(UploadLimits.lora(props.limits().loraUploadMax().toBytes(), "kaze.limits.lora-upload-max"),
+                UploadLimits.dataset(props.training().uploadMax().toBytes(), "kaze.training.upload-max"));
+    }
+
+    @Bean
+    TrainingDatasets trainingDatasets() {
+        KazeProperties.Training t = props.training();
+        long bytes = t.archiveMaxBytes().toBytes();
+        return new TrainingDatasets(props.datasetsRoot(), props.dataDir().resolve("uploads"),
+                new DatasetArchive.Limits(t.archiveMaxEntries(), bytes, bytes, t.archiveMaxRatio()));
+    }
+
+    @Bean
+    ProblemWriter problemWriter() { return new ProblemWriter(); }
+
+    @Bean
+    ApiKeyFilter apiKeyFilter(ApiKeys keys, ProblemWriter problems) { return new ApiKeyFilter(keys, problems); }
+
+    /** One body size limit for every request, answered 413 as a problem; uploads have their own. */
+    @Bean
+    BodyLimitFilter bodyLimitFilter(UploadLimits uploads, ProblemWriter problems) {
+        return new BodyLimitFilter(VideoController.MAX_BODY_BYTES, uploads.all(), problems);
+    }
+
+    /** Errors that escape the controllers (filters, codecs, handler mappings) as problem details too. */
+    @Bean
+    ProblemErrorHandler problemErrorHandler(ProblemWriter problems) { return new ProblemErrorHandler(problems); }
+
+    /**
+     * Requests Netty refuses before Spring sees them (bad request line, headers too large) also get a
+     * problem body; a body that stalls or trickles is cut off with 408 instead of holding a connection.
+     */
+    @Bean
+    NettyServerCustomizer wireProblems() {
+        return server -> server
+                .readTimeout(props.limits().readTimeout())
+                .requestTimeout(props.limits().requestTimeout())
+                .doOnChannelInit((observer, channel, address) -> {
+                    if (channel.pipeline().get(NettyPipeline.HttpCodec) != null)
+                        channel.pipeline().addAfter(NettyPipeline.HttpCodec, "kaze.wireProblems", new WireProblemHandler());
+                });
+    }
+
+    /** WebSocket upgrades of the video and training event streams. */
+    @Bean
+    HandlerMapping jobEventsSocketMapping(JobQueue queue, JobEvents events, ApiKeyFilter keys) {
+        return new JobEventsSocketMapping(queue, events, keys);
+    }
+
+    @Override
+    public void addCorsMappings(CorsRegistry registry) {
+        List<String> origins = props.cors().allowedOrigins();
+        if (origins.isEmpty()) return;
+        registry.addMapping("/v1/**").allowedOrigins(origins.toArray(String[]::new))
+                .allowedMethods("GET", "POST", "DELETE", "OPTIONS")
+                // any request header: OpenAI's SDKs add X-Stainless-*, OpenAI-Organization and OpenAI-Project to every
+                // call; keys travel in Authorization (no cookies), so this opens nothing to other origins
+                .allowedHeaders("*")
+                .exposedHeaders("Location", "Retry-After", "ETag", "Content-Range", "Accept-Ranges").maxAge(3600);
+    }
+}
