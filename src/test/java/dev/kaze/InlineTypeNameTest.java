@@ -1,6 +1,5 @@
 package dev.kaze;
 
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -34,7 +33,6 @@ class InlineTypeNameTest {
     static final Map<String, String> CLASHES = Map.of();
 
     @Test
-    @Disabled("enable after the issue-10 merge")
     void mainSourcesImportTheTypesTheyUse() throws IOException {
         List<String> offenders = new ArrayList<>();
         Set<String> clashesSeen = new HashSet<>();

@@ -11,7 +11,6 @@ import com.tngtech.archunit.lang.ArchRule;
 import com.tngtech.archunit.lang.EvaluationResult;
 import dev.kaze.api.VideoController;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.stereotype.Component;
@@ -144,7 +143,6 @@ class StructureTest {
     }
 
     @Test
-    @Disabled("enable after the issue-10 merge: ApiKeyFilter, LoraController and TrainingController read config.KazeProperties")
     void apiDoesNotDependOnConfig() {
         API_DOES_NOT_DEPEND_ON_CONFIG.check(main);
     }

@@ -2,6 +2,7 @@ package dev.kaze.api;
 
 import dev.kaze.jobs.IdempotencyConflictException;
 import dev.kaze.jobs.JobNotFoundException;
+import dev.kaze.jobs.ProblemTypes;
 import dev.kaze.jobs.QueueFullException;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.InvalidFieldException;
@@ -131,7 +132,7 @@ public final class ProblemWriter {
 
     static ProblemDetail of(HttpStatus status, String type, String title, String detail) {
         ProblemDetail p = ProblemDetail.forStatusAndDetail(status, detail);
-        p.setType(ProblemTypes.of(type));
+        p.setType(ProblemTypes.uri(type));
         p.setTitle(title);
         return p;
     }

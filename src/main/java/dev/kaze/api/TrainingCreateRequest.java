@@ -1,6 +1,7 @@
 package dev.kaze.api;
 
-import dev.kaze.jobs.webhooks.WebhookTarget;
+import dev.kaze.jobs.JobKind;
+import dev.kaze.jobs.JobEventType;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.LoraCatalog;
@@ -36,7 +37,7 @@ import java.util.TreeSet;
 record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, String webhookJson, String metadataJson) {
     static final Set<String> FIELDS = Set.of("dataset", "dataset_config", "args", "lora_name", "register_checkpoints",
             "priority", "webhook", "metadata");
-    private static final Set<String> WEBHOOK_EVENTS = new LinkedHashSet<>(WebhookTarget.EVENT_TYPES);
+    private static final Set<String> WEBHOOK_EVENTS = new LinkedHashSet<>(JobEventType.webhookNames(JobKind.TRAINING));
 
     /** What a create request carried, before checking; config: TOML text (a string) or a JSON object, null to look in the dataset. */
     private record Fields(JsonNode config, String configFileName, JsonNode args, String loraName, JsonNode registerCheckpoints,

@@ -1,5 +1,7 @@
 package dev.kaze.api;
 
+import dev.kaze.jobs.JobEventType;
+import dev.kaze.jobs.JobKind;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.InvalidFieldException;
@@ -35,7 +37,7 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
             "fps", "steps", "shift", "seed", "sampler", "guidance", "loras", "preset", "priority", "webhook", "metadata",
             "input_reference");
     static final Set<String> OBJECT_FIELDS = Set.of("guidance", "loras", "webhook", "metadata");
-    static final Set<String> WEBHOOK_EVENTS = Set.of("queued", "started", "progress", "completed", "failed", "cancelled");
+    static final Set<String> WEBHOOK_EVENTS = new LinkedHashSet<>(JobEventType.webhookNames(JobKind.VIDEO));
     private static final Pattern SIZE = Pattern.compile("(\\d{1,5})[x×](\\d{1,5})");
     static final int MAX_METADATA_BYTES = 16 * 1024;
 

@@ -35,7 +35,7 @@ public class ModelConfig {
             if (loraDir == null) loraDir = props.dataDir().resolve("loras");
             return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of(), WanModel::previewDitShapes);
         }
-        ModelDirectory.Files files = ModelDirectory.scan(m.dir());
+        ModelDirectory.ModelFiles files = ModelDirectory.scan(m.dir());
         LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
         String id;
         if (files.ditConfig() != null) id = Recipe.modelId(DitConfig.read(files.ditConfig()));

@@ -1,6 +1,7 @@
 package dev.kaze.pipeline;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,7 @@ public final class ModelDirectory {
      * The files of one model. ditConfig is null where the DiT's config is detected from its keys
      * (ComfyUI single files); loras is null when there is no LoRA folder.
      */
-    public record Files(Layout layout, Path root, Path dit, Path ditConfig, Path textEncoder, Path tokenizer, Path vae, Path loras) {}
+    public record ModelFiles(Layout layout, Path root, Path dit, Path ditConfig, Path textEncoder, Path tokenizer, Path vae, Path loras) {}
 
     /** A model directory that lacks something, with every file looked for. */
     public static final class IncompleteException extends IllegalArgumentException {
@@ -31,14 +32,14 @@ public final class ModelDirectory {
 
     private ModelDirectory() {}
 
-    public static Files scan(Path root) {
-        if (!java.nio.file.Files.isDirectory(root))
+    public static ModelFiles scan(Path root) {
+        if (!Files.isDirectory(root))
             throw new IncompleteException("model directory " + root + " does not exist or is not a directory (set kaze.models.dir)");
-        if (java.nio.file.Files.isDirectory(root.resolve("diffusion_models"))) return comfy(root);
+        if (Files.isDirectory(root.resolve("diffusion_models"))) return comfy(root);
         return huggingFace(root);
     }
 
-    private static Files huggingFace(Path root) {
+    private static ModelFiles huggingFace(Path root) {
         List<String> missing = new ArrayList<>();
         Path config = require(root.resolve("config.json"), "the DiT config", missing);
         Path dit = first(root, missing, "the DiT weights (diffusion_pytorch_model.safetensors.index.json or diffusion_pytorch_model.safetensors)",
@@ -50,12 +51,12 @@ public final class ModelDirectory {
         Path tokenizer = require(root.resolve("google/umt5-xxl/tokenizer.json"), "the umT5 tokenizer", missing);
         Path vae = first(root, missing, "the VAE (Wan2.1_VAE.pth or wan_2.1_vae.safetensors)",
                 name -> name.equals("wan2.1_vae.pth"), name -> name.equals("wan_2.1_vae.safetensors"));
-        Path loras = java.nio.file.Files.isDirectory(root.resolve("loras")) ? root.resolve("loras") : null;
+        Path loras = Files.isDirectory(root.resolve("loras")) ? root.resolve("loras") : null;
         failIfMissing(root, Layout.HUGGING_FACE, missing);
-        return new Files(Layout.HUGGING_FACE, root, dit, config, t5, tokenizer, vae, loras);
+        return new ModelFiles(Layout.HUGGING_FACE, root, dit, config, t5, tokenizer, vae, loras);
     }
 
-    private static Files comfy(Path root) {
+    private static ModelFiles comfy(Path root) {
         List<String> missing = new ArrayList<>();
         Path dit = first(root.resolve("diffusion_models"), missing, "a Wan2.1 T2V DiT (e.g. wan2.1_t2v_14B_bf16.safetensors)",
                 name -> name.contains("t2v") && name.endsWith(".safetensors"),
@@ -68,13 +69,13 @@ public final class ModelDirectory {
                 name -> name.equals("tokenizer.json"));
         Path vae = first(root.resolve("vae"), missing, "the Wan2.1 VAE (e.g. wan_2.1_vae.safetensors)",
                 name -> name.contains("wan") && name.contains("vae") && (name.endsWith(".safetensors") || name.endsWith(".pth")));
-        Path loras = java.nio.file.Files.isDirectory(root.resolve("loras")) ? root.resolve("loras") : null;
+        Path loras = Files.isDirectory(root.resolve("loras")) ? root.resolve("loras") : null;
         failIfMissing(root, Layout.COMFYUI, missing);
-        return new Files(Layout.COMFYUI, root, dit, null, t5, tokenizer, vae, loras);
+        return new ModelFiles(Layout.COMFYUI, root, dit, null, t5, tokenizer, vae, loras);
     }
 
     private static Path require(Path p, String what, List<String> missing) {
-        if (java.nio.file.Files.isRegularFile(p)) return p;
+        if (Files.isRegularFile(p)) return p;
         missing.add(what + ": looked for " + p);
         return null;
     }
@@ -83,9 +84,9 @@ public final class ModelDirectory {
     @SafeVarargs
     private static Path first(Path dir, List<String> missing, String what, Predicate<String>... rules) {
         List<Path> candidates = new ArrayList<>();
-        if (java.nio.file.Files.isDirectory(dir)) {
-            try (Stream<Path> s = java.nio.file.Files.walk(dir, 2)) {
-                s.filter(java.nio.file.Files::isRegularFile).sorted().forEach(candidates::add);
+        if (Files.isDirectory(dir)) {
+            try (Stream<Path> s = Files.walk(dir, 2)) {
+                s.filter(Files::isRegularFile).sorted().forEach(candidates::add);
             } catch (IOException e) {
                 missing.add(what + ": cannot list " + dir + " (" + e.getMessage() + ")");
                 return null;

@@ -132,7 +132,7 @@ public final class WanModel implements AutoCloseable {
      * The DiT is built at the first {@link #dit} call (with auto block swap, for that render's size).
      * With umT5 on the host it computes in float32 when dtype is float32, in bfloat16 otherwise.
      */
-    public static WanModel open(ModelDirectory.Files files, Path loraDir, Device device, ScalarType dtype, ModelOptions options) {
+    public static WanModel open(ModelDirectory.ModelFiles files, Path loraDir, Device device, ScalarType dtype, ModelOptions options) {
         PromptTokenizer tokenizer = null;
         T5Encoder t5 = null;
         TensorSource ditBase = null;

@@ -4,7 +4,6 @@ import tools.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -16,9 +15,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 final class WireNames {
     private static final Pattern SNAKE = Pattern.compile("[a-z0-9_]+");
-    // TODO(merge): JdbcJobStore writes the started event's workerId and the cancel_requested event's cancelRequested;
-    // the store branch renames them (worker_id, cancel_requested): remove these exceptions then.
-    private static final Set<String> PENDING = Set.of("workerId", "cancelRequested");
 
     private WireNames() {}
 
@@ -33,7 +29,7 @@ final class WireNames {
         if (node.isObject()) {
             for (var e : node.properties()) {
                 String path = at + "/" + e.getKey();
-                if (!SNAKE.matcher(e.getKey()).matches() && !PENDING.contains(e.getKey())) out.add(path);
+                if (!SNAKE.matcher(e.getKey()).matches()) out.add(path);
                 if (!e.getKey().equals("metadata")) collect(e.getValue(), path, out);
             }
         } else if (node.isArray()) {

@@ -63,7 +63,7 @@ class PullerTest {
         List<PullEvent.FileDone> done = puller.pull(Catalog.wan1_3b(), events::add);
 
         Path model = dir.resolve("models/wan2.1-t2v-1.3b");
-        ModelDirectory.Files files = ModelDirectory.scan(model);
+        ModelDirectory.ModelFiles files = ModelDirectory.scan(model);
         assertEquals(ModelDirectory.Layout.HUGGING_FACE, files.layout());
         assertEquals(model.resolve("diffusion_pytorch_model.safetensors"), files.dit());
         assertEquals(model.resolve("models_t5_umt5-xxl-enc-bf16.pth"), files.textEncoder());
@@ -97,7 +97,7 @@ class PullerTest {
     void comfyLayoutBundleIsFoundByModelDirectory() {
         puller().pull(Catalog.wan14bFp8(), events::add);
         Path model = dir.resolve("models/wan2.1-t2v-14b-fp8");
-        ModelDirectory.Files files = ModelDirectory.scan(model);
+        ModelDirectory.ModelFiles files = ModelDirectory.scan(model);
         assertEquals(ModelDirectory.Layout.COMFYUI, files.layout());
         assertEquals(model.resolve("diffusion_models/wan2.1_t2v_14B_fp8_e4m3fn.safetensors"), files.dit());
         assertEquals(model.resolve("text_encoders/models_t5_umt5-xxl-enc-bf16.pth"), files.textEncoder());

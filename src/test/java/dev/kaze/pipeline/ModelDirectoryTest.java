@@ -23,7 +23,7 @@ class ModelDirectoryTest {
     void recognisesTheHuggingFaceLayout(@TempDir Path root) throws IOException {
         touch(root, "config.json", "diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model-00001-of-00006.safetensors",
                 "models_t5_umt5-xxl-enc-bf16.pth", "Wan2.1_VAE.pth", "google/umt5-xxl/tokenizer.json", "google/umt5-xxl/spiece.model");
-        ModelDirectory.Files f = ModelDirectory.scan(root);
+        ModelDirectory.ModelFiles f = ModelDirectory.scan(root);
         assertThat(f.layout()).isEqualTo(ModelDirectory.Layout.HUGGING_FACE);
         assertThat(f.dit().getFileName().toString()).isEqualTo("diffusion_pytorch_model.safetensors.index.json");
         assertThat(f.ditConfig()).isEqualTo(root.resolve("config.json"));
@@ -37,7 +37,7 @@ class ModelDirectoryTest {
     void recognisesTheComfyUiLayout(@TempDir Path root) throws IOException {
         touch(root, "diffusion_models/wan2.1_t2v_14B_fp8_e4m3fn.safetensors", "text_encoders/umt5_xxl_fp16.safetensors",
                 "text_encoders/umt5-xxl/tokenizer.json", "vae/wan_2.1_vae.safetensors", "loras/ghibli.safetensors");
-        ModelDirectory.Files f = ModelDirectory.scan(root);
+        ModelDirectory.ModelFiles f = ModelDirectory.scan(root);
         assertThat(f.layout()).isEqualTo(ModelDirectory.Layout.COMFYUI);
         assertThat(f.dit().getFileName().toString()).isEqualTo("wan2.1_t2v_14B_fp8_e4m3fn.safetensors");
         assertThat(f.ditConfig()).isNull();
