@@ -7,19 +7,12 @@ import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStatus;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
-import org.springframework.core.io.FileSystemResource;
 import org.springframework.core.io.Resource;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.http.CacheControl;
 import org.springframework.http.HttpHeaders;
-import org.springframework.http.HttpRange;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.InvalidMediaTypeException;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.codec.ServerSentEvent;
-import org.springframework.http.codec.multipart.FormFieldPart;
-import org.springframework.http.codec.multipart.Part;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -31,19 +24,13 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.netty.channel.AbortedException;
-import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Pattern;
 
 /** The videos API: create, read, list, cancel, delete, download, and the event stream over SSE. */
@@ -70,10 +57,10 @@ public class VideoController {
         String idempotencyKey = keys.isEmpty() ? null : keys.getFirst();
         if (idempotencyKey != null && !IDEMPOTENCY_KEY.matcher(idempotencyKey).matches())
             return Mono.error(ValidationException.of("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
-        return body(exchange)
+        return VideoBodies.read(exchange, MAX_BODY_BYTES)
                 .map(body -> VideoCreateRequest.parse(body, queue.model().id()))
                 .flatMap(req -> Requests.blocking(() -> {
-                    checkLoras(req.request());
+                    req.requireLorasIn(queue.model().loras());
                     GenerateRequest.Resolved resolved = queue.resolve(req.request());
                     Job job = queue.submit(caller.owner(), resolved, req.priority(), req.canonicalJson(), req.metadataJson(),
                             req.webhookJson(), idempotencyKey, req.requestHash());
@@ -81,91 +68,6 @@ public class VideoController {
                             .header(HttpHeaders.LOCATION, PATH + "/" + job.id())
                             .body(view(job));
                 }));
-    }
-
-    /** Every requested LoRA is in the catalog (named without revealing where the catalog lives). */
-    private void checkLoras(GenerateRequest request) {
-        if (request.loras() == null) return;
-        List<FieldError> errors = new ArrayList<>();
-        for (int i = 0; i < request.loras().size(); i++) {
-            String name = request.loras().get(i).name();
-            if (!queue.model().loras().has(name)) {
-                List<String> known = queue.model().loras().names();
-                errors.add(new FieldError("loras", "no LoRA named '" + name + "' (loras[" + i + "]) on this server"
-                        + (known.isEmpty() ? "; it has none" : known.size() <= 20 ? "; it has " + String.join(", ", known) : "")));
-            }
-        }
-        if (!errors.isEmpty()) throw new ValidationException(errors);
-    }
-
-    private static ApiException unsupported(String why) {
-        return new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
-                why + "; send application/json (UTF-8), multipart/form-data or application/x-www-form-urlencoded");
-    }
-
-    /** The declared Content-Type, or JSON when there is none; one that cannot be served is a 415. */
-    private static MediaType contentType(ServerWebExchange exchange) {
-        List<String> declared = exchange.getRequest().getHeaders().getOrEmpty(HttpHeaders.CONTENT_TYPE);
-        if (declared.size() > 1) throw ValidationException.of("Content-Type", "given more than once");
-        if (declared.isEmpty() || declared.getFirst().isBlank()) return MediaType.APPLICATION_JSON;
-        MediaType type;
-        try {
-            type = MediaType.parseMediaType(declared.getFirst());
-        } catch (InvalidMediaTypeException e) {
-            throw unsupported("Content-Type '" + FieldError.clip(declared.getFirst(), 100) + "' is not a valid media type");
-        }
-        if (type.isWildcardType() || type.isWildcardSubtype()) throw unsupported("Content-Type " + type + " is a wildcard, not a type");
-        String charset = type.getParameter("charset");
-        if (charset != null) {
-            String name = charset.replace("\"", "").strip();
-            if (!name.equalsIgnoreCase("utf-8") && !name.equalsIgnoreCase("utf8"))
-                throw unsupported("charset " + FieldError.clip(name, 40) + " is not accepted; the body must be UTF-8");
-        }
-        return type;
-    }
-
-    /** The create body as JSON, from application/json, multipart/form-data or a urlencoded form. */
-    private Mono<JsonNode> body(ServerWebExchange exchange) {
-        MediaType type;
-        try {
-            type = contentType(exchange);
-        } catch (RuntimeException e) {
-            return Mono.error(e);
-        }
-        if (type.equalsTypeAndSubtype(MediaType.MULTIPART_FORM_DATA)) {
-            if (type.getParameter("boundary") == null)
-                return Mono.error(ValidationException.of("Content-Type", "multipart/form-data needs a boundary parameter"));
-            return exchange.getMultipartData().onErrorMap(e -> !(e instanceof ApiException), VideoController::unreadable).map(parts -> {
-                Map<String, List<String>> form = new LinkedHashMap<>();
-                for (var e : parts.entrySet()) {
-                    List<String> values = new ArrayList<>();
-                    for (Part p : e.getValue()) {
-                        if (!(p instanceof FormFieldPart f)) throw ValidationException.of(e.getKey(), "file uploads are not accepted here");
-                        values.add(f.value());
-                    }
-                    form.put(e.getKey(), values);
-                }
-                return (JsonNode) VideoCreateRequest.fromForm(form);
-            });
-        }
-        if (type.equalsTypeAndSubtype(MediaType.APPLICATION_FORM_URLENCODED))
-            return exchange.getFormData().onErrorMap(e -> !(e instanceof ApiException), VideoController::unreadable)
-                    .map(form -> (JsonNode) VideoCreateRequest.fromForm(form));
-        if (!(type.getType().equals("application") && JsonBodies.isJson(type)))
-            return Mono.error(unsupported("Content-Type " + FieldError.clip(type.toString(), 100) + " is not accepted"));
-        return JsonBodies.read(exchange, MAX_BODY_BYTES);
-    }
-
-    /** A form or multipart body the codecs could not take apart: the client's fault, unless it was too large. */
-    private static Throwable unreadable(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
-            if (t instanceof DataBufferLimitException l)
-                return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "payload-too-large",
-                        "the form is larger than this server accepts: " + ProblemWriter.clean(l.getMessage()));
-        if (e instanceof AbortedException) return e;
-        String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        if (why.equals("No name available")) why = "a part has no name in its Content-Disposition";
-        return ValidationException.of("body", "is not a readable form: " + ProblemWriter.clean(why));
     }
 
     private ObjectNode view(Job job) {
@@ -245,39 +147,8 @@ public class VideoController {
                         + "; its content is available once it is completed");
             Path path = queue.jobDir(id).resolve(file);
             if (!Files.isRegularFile(path)) throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "the " + v + " of " + id + " is gone");
-            String etag = "\"" + id + "-" + v + "-" + Files.size(path) + "-" + Files.getLastModifiedTime(path).toMillis() + "\"";
-            List<String> ifNoneMatch;
-            try {
-                ifNoneMatch = exchange.getRequest().getHeaders().getIfNoneMatch();
-            } catch (IllegalArgumentException e) {
-                throw ValidationException.of("If-None-Match", "must be * or a list of quoted ETags");
-            }
-            if (ifNoneMatch.contains(etag) || ifNoneMatch.contains("*"))
-                return ResponseEntity.status(HttpStatus.NOT_MODIFIED).eTag(etag).<Resource>build();
-            Resource resource = new FileSystemResource(path);
-            checkRange(exchange, resource);
-            return ResponseEntity.ok().contentType(type).eTag(etag)
-                    .header(HttpHeaders.ACCEPT_RANGES, "bytes")
-                    .cacheControl(CacheControl.maxAge(Duration.ofHours(1)).cachePrivate())
-                    .header(HttpHeaders.CONTENT_DISPOSITION, "inline; filename=\"" + id + (v.equals("video") ? ".mp4" : ".jpg") + "\"")
-                    .body(resource);
+            return new FileDownload(path, type, id + "-" + v, id + (v.equals("video") ? ".mp4" : ".jpg")).answer(exchange);
         });
-    }
-
-    /** A Range header that cannot be served is a 416 problem (with Content-Range: bytes *&#47;length), not an empty answer. */
-    private static void checkRange(ServerWebExchange exchange, Resource resource) throws IOException {
-        String header = exchange.getRequest().getHeaders().getFirst(HttpHeaders.RANGE);
-        if (header == null) return;
-        long length = resource.contentLength();
-        try {
-            List<HttpRange> ranges = exchange.getRequest().getHeaders().getRange();
-            if (!ranges.isEmpty()) HttpRange.toResourceRegions(ranges, resource);
-        } catch (IllegalArgumentException e) {
-            throw new ApiException(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE, "range-not-satisfiable",
-                    "Range '" + FieldError.clip(ProblemWriter.clean(header), 80) + "' cannot be served from " + length
-                            + " bytes; ask for bytes=first-last within them (at most 100 ranges)")
-                    .header(HttpHeaders.CONTENT_RANGE, "bytes */" + length);
-        }
     }
 
     /** The job's event log over Server-Sent Events, resuming after Last-Event-ID (or ?after=). */

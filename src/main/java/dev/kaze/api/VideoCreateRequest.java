@@ -5,6 +5,7 @@ import dev.kaze.jobs.JobKind;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.InvalidFieldException;
+import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.Recipe;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
@@ -62,6 +63,21 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         }
         if (!errors.isEmpty()) throw new ValidationException(errors);
         return n;
+    }
+
+    /** Every requested LoRA is in the catalog (named without revealing where the catalog lives). */
+    void requireLorasIn(LoraCatalog catalog) {
+        if (request.loras() == null) return;
+        List<FieldError> errors = new ArrayList<>();
+        for (int i = 0; i < request.loras().size(); i++) {
+            String name = request.loras().get(i).name();
+            if (!catalog.has(name)) {
+                List<String> known = catalog.names();
+                errors.add(new FieldError("loras", "no LoRA named '" + name + "' (loras[" + i + "]) on this server"
+                        + (known.isEmpty() ? "; it has none" : known.size() <= 20 ? "; it has " + String.join(", ", known) : "")));
+            }
+        }
+        if (!errors.isEmpty()) throw new ValidationException(errors);
     }
 
     public static VideoCreateRequest parse(JsonNode body, String servedModel) {
