@@ -186,6 +186,22 @@ class HelmChartTest {
     }
 
     @Test
+    void apiKeysFromAnExistingSecretAreReferencedByEntry() {
+        Manifests m = Manifests.parse(KazeChart.template("existing-secrets", KazeChart.VALUES.resolve("existing-secrets-values.yaml"), Map.of()));
+        assertThat(m.of(Secret.class)).isEmpty();
+        Container api = container(m.one(Deployment.class, "-api"));
+        assertThat(env(api)).containsEntry("KAZE_AUTH_KEYS_0_ID", "carol").containsEntry("KAZE_AUTH_KEYS_1_ID", "dave")
+                .doesNotContainKeys("KAZE_AUTH_KEYS_0_SHA256", "KAZE_AUTH_KEYS_1_KEY");
+        SecretKeySelector carol = secretRef(api, "KAZE_AUTH_KEYS_0_SHA256");
+        assertThat(carol.getName()).isEqualTo("team-api-keys");
+        assertThat(carol.getKey()).isEqualTo("carol-sha256");
+        SecretKeySelector dave = secretRef(api, "KAZE_AUTH_KEYS_1_KEY");   // hashed: false, entry named by the id
+        assertThat(dave.getName()).isEqualTo("team-api-keys");
+        assertThat(dave.getKey()).isEqualTo("dave");
+        assertThat(api.getEnv()).noneMatch(e -> e.getName().equals("KAZE_AUTH_KEYS_0_KEY") || e.getName().equals("KAZE_AUTH_KEYS_1_SHA256"));
+    }
+
+    @Test
     void everyPodRunsNonRootOnAReadOnlyRootWithWritableScratchDirectories() {
         for (Manifests m : List.of(defaults, gpuWithHooks)) {
             List<PodSpec> pods = new ArrayList<>();
