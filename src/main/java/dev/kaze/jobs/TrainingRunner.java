@@ -6,6 +6,7 @@ import dev.kaze.training.Dataset;
 import dev.kaze.training.DatasetCheckException;
 import dev.kaze.training.DatasetConfig;
 import dev.kaze.training.DatasetConfigException;
+import dev.kaze.training.DatasetItems;
 import dev.kaze.training.DatasetMediaException;
 import dev.kaze.training.DatasetPaths;
 import dev.kaze.training.LoraTrainer;
@@ -35,6 +36,8 @@ import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -73,14 +76,35 @@ public final class TrainingRunner implements JobRunner {
             throw e;
         } catch (DatasetConfigException | DatasetMediaException | DatasetCheckException e) {
             log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
-            queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, e.getMessage()));
+            queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
         } catch (RuntimeException | Error e) {
             log.warn("training {} failed: {}", id, e.getMessage(), e);
-            queue.store().fail(id, ProblemTypes.failure("training-failed", "Training failed", 500, e.getMessage()));
+            queue.store().fail(id, ProblemTypes.failure("training-failed", "Training failed", 500, shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
         }
     }
+
+    /**
+     * A message as a client may see it: the dataset's and the job's directories (server paths) taken out, files named
+     * relative to the dataset or to the training's files; any other absolute path is cut to its file name.
+     */
+    private String shown(Job job, String message) {
+        String text = String.valueOf(message);
+        try {
+            text = TrainingSpec.fromJson(job.resolvedJson()).clientText(text);
+        } catch (RuntimeException e) {
+            // no readable spec: the paths below still go
+        }
+        Path jobDir = queue.jobDir(job.id()).toAbsolutePath();
+        Path out = outputDir(jobDir);
+        for (Path p : List.of(out, jobDir, jobDir.getParent() == null ? jobDir : jobDir.getParent()))
+            text = text.replace(p + "/", "").replace(p.toString(), ".");
+        return SERVER_PATH.matcher(text).replaceAll(m -> Matcher.quoteReplacement(m.group(1) + m.group(2).substring(m.group(2).lastIndexOf('/') + 1)));
+    }
+
+    /** An absolute path left in a message (after the known directories are taken out), and what precedes it. */
+    private static final Pattern SERVER_PATH = Pattern.compile("(^|[\\s'\"(=])(/[^\\s'\"),:]+)");
 
     private JobOutcome train(WanPipeline pipeline, Job job) {
         String id = job.id();
@@ -93,6 +117,10 @@ public final class TrainingRunner implements JobRunner {
             throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
         }
         BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
+        TrainingArgs args = TrainingArgs.fromJson(spec.args());
+        List<String> notes = TrainingArgs.notes(spec.args());
+        if (!notes.isEmpty())
+            store.appendEvent(id, JobEventType.NOTES.wireName(), Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(notes)).toString());
         progress(store, id, "prepare", 1, 0, 0, null);
         try (PointerScope scope = new PointerScope()) {
             DatasetConfig config = spec.config();
@@ -102,10 +130,6 @@ public final class TrainingRunner implements JobRunner {
             } catch (CancellationException e) {
                 return stopped(store, id);
             }
-            TrainingArgs args = TrainingArgs.fromJson(spec.args());
-            if (!args.notes().isEmpty())
-                store.appendEvent(id, JobEventType.NOTES.wireName(),
-                        Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(args.notes())).toString());
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
             SavedState state = resumeState(spec, out);
             Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
@@ -179,12 +203,18 @@ public final class TrainingRunner implements JobRunner {
         TrainingData.Checked checked = TrainingData.check(config);
         if (!checked.warnings().isEmpty())
             store.appendEvent(id, JobEventType.DATASET_WARNINGS.wireName(), Json.MAPPER.createObjectNode()
-                    .set("warnings", Json.MAPPER.valueToTree(checked.warnings())).toString());
+                    .set("warnings", Json.MAPPER.valueToTree(checked.warnings().stream().map(spec::clientText).toList())).toString());
+        int samples = 0;
+        for (DatasetItems d : checked.datasets()) samples += d.items().size() * d.dataset().params().numRepeats();
+        int trainingSteps = samples > 0 ? TrainingArgs.fromJson(spec.args()).totalSteps(samples) : 0;
         return TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
             @Override public void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused) {
                 int pct = 1 + (PREPARED - 1) * done / total;
-                progress(store, id, "prepare", pct, done, total, Json.MAPPER.createObjectNode()
-                        .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded"));
+                // step/total_steps count training steps only (none done yet); the cache items have their own counters
+                ObjectNode data = Json.MAPPER.createObjectNode();
+                data.putObject("preparation").put("done", done).put("total", total)
+                        .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded");
+                progress(store, id, "prepare", pct, 0, trainingSteps, data);
             }
 
             @Override public boolean stopRequested() { return stop.getAsBoolean(); }

@@ -231,7 +231,7 @@ public final class LoraTrainer {
         meta.put("ss_training_comment", "None");
         meta.put("ss_optimizer", "torch.optim.adamw.AdamW");
         meta.put("ss_max_grad_norm", py(args.maxGradNorm()));
-        meta.put("ss_fp8_base", py(ditIsFloat8()));
+        meta.put("ss_fp8_base", py(args.fp8Base()));   // what was asked, as musubi records str(args.fp8_base)
         meta.put("ss_full_fp16", "False");
         meta.put("ss_full_bf16", "False");
         meta.put("ss_weighting_scheme", "none");
@@ -247,14 +247,9 @@ public final class LoraTrainer {
         meta.put("ss_epoch", Integer.toString(epoch));
         meta.put("modelspec.title", args.outputName());
         meta.put("modelspec.date", DateTimeFormatter.ISO_LOCAL_DATE_TIME.format(Instant.now().atOffset(ZoneOffset.UTC).withNano(0)));
+        meta.putAll(args.modelMetadata());   // training_comment, metadata_title, ...
         meta.putAll(metadata);
         return meta;
-    }
-
-    /** Whether the DiT trained on keeps its block Linears as float8 (musubi's fp8_base + fp8_scaled). */
-    private boolean ditIsFloat8() {
-        var l = model.dit(List.of()).blockLinear("blocks.0.self_attn.q.weight");
-        return l != null && l.isFloat8();
     }
 
     private Path saveState(Run run, Path dir, int done, ArrayDeque<Double> recent) {

@@ -200,7 +200,8 @@ public final class TrainingData {
         }
         Path dir = d.directory();
         if (!Files.isDirectory(dir)) {
-            problems.add(new DatasetProblem(d.index(), key, dir, "the directory does not exist"));
+            problems.add(new DatasetProblem(d.index(), key, dir, "the directory does not exist; paths in the dataset config are "
+                    + "relative to the dataset's folder (e.g. " + key + " = \"" + (video ? "videos" : "images") + "\"), not paths on the machine it was made on"));
             return new DatasetMedia.Listing(List.of(), List.of());
         }
         String ext = d.params().captionExtension();

@@ -64,6 +64,20 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
         return samples;
     }
 
+    /**
+     * Text for a client: the dataset's directory and root (the server's paths) taken out, so files are named
+     * relative to the dataset ({@code images/a.png}); a path outside both is shown by its file name only.
+     */
+    public String clientText(String text) {
+        String out = text;
+        for (Path p : new Path[]{datasetDir, datasetDir.toAbsolutePath(), datasetRoot, datasetRoot.toAbsolutePath()}) {
+            String s = p.toString();
+            if (s.isEmpty() || s.equals("/")) continue;
+            out = out.replace(s + "/", "").replace(s, ".");
+        }
+        return out;
+    }
+
     /** The same spec continuing another job's run. */
     public TrainingSpec resuming(String jobId) {
         return new TrainingSpec(datasetDir, datasetRoot, false, configName, configText, args, loraName, registerCheckpoints, jobId);
