@@ -120,11 +120,16 @@ record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, St
         if (!errors.isEmpty()) throw new ValidationException(errors);
         TrainingSpec spec = TrainingSpec.of(location, config, args, loraName, registerCheckpoints);
         int samples = checkDataset(spec);
+        TrainingArgs parsed;
         try {
-            TrainingArgs.fromJson(args).totalSteps(Math.max(1, samples));
+            parsed = TrainingArgs.fromJson(args);
+            parsed.totalSteps(Math.max(1, samples));
         } catch (TrainingArgsException e) {
             throw ValidationException.of(e, "args.");
         }
+        if (parsed.validates() && spec.config().validation().isEmpty())
+            throw ValidationException.of(parsed.validateEveryNSteps() > 0 ? "args.validate_every_n_steps" : "args.validate_every_n_epochs",
+                    "needs a validation dataset: mark a [[datasets]] table of held-out media with validation = true in the dataset config");
         return new TrainingCreateRequest(spec, dataset, priority, webhookJson, metadataJson);
     }
 

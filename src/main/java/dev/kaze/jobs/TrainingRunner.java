@@ -6,7 +6,6 @@ import dev.kaze.training.Dataset;
 import dev.kaze.training.DatasetCheckException;
 import dev.kaze.training.DatasetConfig;
 import dev.kaze.training.DatasetConfigException;
-import dev.kaze.training.DatasetItems;
 import dev.kaze.training.DatasetMediaException;
 import dev.kaze.training.DatasetPaths;
 import dev.kaze.training.LoraTrainer;
@@ -14,7 +13,6 @@ import dev.kaze.training.TrainingArgs;
 import dev.kaze.training.TrainingData;
 import dev.kaze.training.TrainingItem;
 import dev.kaze.training.TrainingListener;
-import dev.kaze.training.TrainingSample;
 import dev.kaze.training.TrainingSpec;
 import dev.kaze.training.TrainingState;
 import dev.kaze.training.VideoDatasetConfig;
@@ -124,13 +122,14 @@ public final class TrainingRunner implements JobRunner {
         progress(store, id, "prepare", 1, 0, 0, null);
         try (PointerScope scope = new PointerScope()) {
             DatasetConfig config = spec.config();
-            List<TrainingSample> samples;
+            TrainingData.Split samples;
             try {
                 samples = prepare(pipeline, spec, config, store, id, stop);
             } catch (CancellationException e) {
                 return stopped(store, id);
             }
-            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
+            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples.training(), samples.validation(),
+                    metadata(config, pipeline, samples.training().size()));
             SavedState state = resumeState(spec, out);
             Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
             if (state != null) {
@@ -197,17 +196,16 @@ public final class TrainingRunner implements JobRunner {
      * reporting progress per item. The dataset was checked when the job was submitted; it is checked
      * again here because its files may have changed while the job waited.
      */
-    private List<TrainingSample> prepare(WanPipeline pipeline, TrainingSpec spec, DatasetConfig config, JobStore store, String id,
-                                         BooleanSupplier stop) {
+    private TrainingData.Split prepare(WanPipeline pipeline, TrainingSpec spec, DatasetConfig config, JobStore store, String id,
+                                       BooleanSupplier stop) {
         DatasetPaths.confine(config, spec.datasetRoot());
         TrainingData.Checked checked = TrainingData.check(config);
         if (!checked.warnings().isEmpty())
             store.appendEvent(id, JobEventType.DATASET_WARNINGS.wireName(), Json.MAPPER.createObjectNode()
                     .set("warnings", Json.MAPPER.valueToTree(checked.warnings().stream().map(spec::clientText).toList())).toString());
-        int samples = 0;
-        for (DatasetItems d : checked.datasets()) samples += d.items().size() * d.dataset().params().numRepeats();
+        int samples = checked.trainingSamples();
         int trainingSteps = samples > 0 ? TrainingArgs.fromJson(spec.args()).totalSteps(samples) : 0;
-        return TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
+        return checked.split(TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
             @Override public void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused) {
                 int pct = 1 + (PREPARED - 1) * done / total;
                 // step/total_steps count training steps only (none done yet); the cache items have their own counters
@@ -218,7 +216,7 @@ public final class TrainingRunner implements JobRunner {
             }
 
             @Override public boolean stopRequested() { return stop.getAsBoolean(); }
-        });
+        }));
     }
 
     /**
@@ -321,6 +319,11 @@ public final class TrainingRunner implements JobRunner {
             String rel = out.relativize(file).toString().replace('\\', '/');
             store.appendEvent(id, JobEventType.SAMPLE.wireName(), Json.MAPPER.createObjectNode().put("file", rel).put("step", step)
                     .put("epoch", epoch).put("url", "/v1/trainings/" + id + "/files/" + rel).toString());
+        }
+
+        @Override public void onValidation(int step, int epoch, double loss) {
+            store.appendEvent(id, JobEventType.VALIDATION.wireName(), Json.MAPPER.createObjectNode().put("step", step).put("epoch", epoch)
+                    .put("validation_loss", loss).toString());
         }
 
         @Override public boolean stopRequested() { return stop.getAsBoolean(); }
