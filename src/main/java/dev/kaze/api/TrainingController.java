@@ -166,7 +166,7 @@ public class TrainingController {
             Job job = find(caller, id);
             TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
             queue.delete(caller.owner(), id);
-            if (spec.uploaded()) TrainingUpload.deleteQuietly(spec.datasetDir());
+            if (spec.uploaded()) TrainingUpload.deleteQuietly(spec.datasetRoot());   // the upload, with the folder it may have been zipped in
             return Json.MAPPER.createObjectNode().put("id", id).put("object", "training.deleted").put("deleted", true);
         });
     }

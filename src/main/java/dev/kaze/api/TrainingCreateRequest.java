@@ -14,8 +14,10 @@ import dev.kaze.training.TrainingArgs;
 import dev.kaze.training.TrainingArgsException;
 import dev.kaze.training.TrainingSpec;
 import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -96,6 +98,8 @@ record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, St
         JsonNode args = s.args() == null ? Json.MAPPER.createObjectNode() : s.args();
         if (!args.isObject()) errors.add(new FieldError("args", "must be a JSON object of musubi-tuner training arguments"));
         String loraName = s.loraName() != null ? s.loraName() : args.path("output_name").asString("lora");
+        if (args.isObject() && !args.hasNonNull("output_name") && GenerateRequest.LoraRef.isCatalogName(loraName))
+            args = ((ObjectNode) args.deepCopy()).put("output_name", loraName);   // the files and the LoRA's title are named after it
         if (!GenerateRequest.LoraRef.isCatalogName(loraName))
             errors.add(new FieldError("lora_name", "'" + FieldError.clip(loraName, 80) + "' is not a LoRA name: use letters, digits, '.', '_' and '-'"));
         else if (loras.has(loraName))
@@ -116,11 +120,16 @@ record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, St
         if (!errors.isEmpty()) throw new ValidationException(errors);
         TrainingSpec spec = TrainingSpec.of(location, config, args, loraName, registerCheckpoints);
         int samples = checkDataset(spec);
+        TrainingArgs parsed;
         try {
-            TrainingArgs.fromJson(args).totalSteps(Math.max(1, samples));
+            parsed = TrainingArgs.fromJson(args);
+            parsed.totalSteps(Math.max(1, samples));
         } catch (TrainingArgsException e) {
             throw ValidationException.of(e, "args.");
         }
+        if (parsed.validates() && spec.config().validation().isEmpty())
+            throw ValidationException.of(parsed.validateEveryNSteps() > 0 ? "args.validate_every_n_steps" : "args.validate_every_n_epochs",
+                    "needs a validation dataset: mark a [[datasets]] table of held-out media with validation = true in the dataset config");
         return new TrainingCreateRequest(spec, dataset, priority, webhookJson, metadataJson);
     }
 
@@ -138,13 +147,15 @@ record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, St
         try {
             return spec.checkDataset();
         } catch (DatasetConfigException e) {
-            throw ValidationException.of(configField(e), relative(e.getMessage(), spec.datasetDir()));
+            throw ValidationException.of(configField(e), relative(e.getMessage(), spec));
         } catch (DatasetCheckException e) {
+            // a problem with a directory or listing the config names (it is missing, empty) is the config key's;
+            // one with a media file or caption in it is the dataset's
             throw new ValidationException(e.problems().stream().map(p -> new FieldError(
-                    p.file() == null && p.key() != null ? "dataset_config." + p.pointer() : "dataset",
-                    relative(p.describe(), spec.datasetDir()))).toList());
+                    p.key() != null && (p.file() == null || !Files.isRegularFile(p.file())) ? "dataset_config." + p.pointer() : "dataset",
+                    relative(p.describe(), spec))).toList());
         } catch (DatasetMediaException e) {
-            throw ValidationException.of("dataset", relative(e.getMessage(), spec.datasetDir()));
+            throw ValidationException.of("dataset", relative(e.getMessage(), spec));
         }
     }
 
@@ -155,8 +166,8 @@ record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, St
         return f;
     }
 
-    /** Messages name files relative to the dataset, not by the server's paths. */
-    private static String relative(String message, Path datasetDir) {
-        return ProblemWriter.clean(String.valueOf(message).replace(datasetDir.toString() + "/", "").replace(datasetDir.toString(), "."));
+    /** Messages name files relative to the dataset (or its root), not by the server's paths. */
+    private static String relative(String message, TrainingSpec spec) {
+        return ProblemWriter.clean(spec.clientText(String.valueOf(message)));
     }
 }

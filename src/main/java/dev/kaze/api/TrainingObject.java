@@ -35,6 +35,7 @@ final class TrainingObject {
         n.set("args", resolved.path("args"));
         if (resolved.hasNonNull("resume_from")) n.put("resumed_from", resolved.get("resume_from").asString()); else n.putNull("resumed_from");
         if (resolved.has("result")) n.set("result", resolved.get("result")); else n.putNull("result");
+        n.set("notes", Json.MAPPER.valueToTree(TrainingArgs.notes(resolved.path("args"))));   // as the run's notes event has them
         VideoObject.putError(n, job);
         if (job.metadataJson() != null) n.set("metadata", Json.MAPPER.readTree(job.metadataJson())); else n.putNull("metadata");
         ObjectNode links = n.putObject("links");

@@ -27,7 +27,8 @@ public enum JobEventType {
     RESUMED("resumed", Webhook.NEVER, null),
     NOTES("notes", Webhook.NEVER, JobKind.TRAINING),
     DATASET_WARNINGS("dataset_warnings", Webhook.NEVER, JobKind.TRAINING),
-    LORA("lora", Webhook.NEVER, JobKind.TRAINING);
+    LORA("lora", Webhook.NEVER, JobKind.TRAINING),
+    VALIDATION("validation", Webhook.NEVER, JobKind.TRAINING);
 
     /** Whether webhooks get an event type: when they name no events, only when they name it, or never. */
     private enum Webhook { BY_DEFAULT, ON_REQUEST, NEVER }

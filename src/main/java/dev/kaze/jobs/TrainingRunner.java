@@ -13,7 +13,6 @@ import dev.kaze.training.TrainingArgs;
 import dev.kaze.training.TrainingData;
 import dev.kaze.training.TrainingItem;
 import dev.kaze.training.TrainingListener;
-import dev.kaze.training.TrainingSample;
 import dev.kaze.training.TrainingSpec;
 import dev.kaze.training.TrainingState;
 import dev.kaze.training.VideoDatasetConfig;
@@ -35,6 +34,8 @@ import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -73,14 +74,35 @@ public final class TrainingRunner implements JobRunner {
             throw e;
         } catch (DatasetConfigException | DatasetMediaException | DatasetCheckException e) {
             log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
-            queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, e.getMessage()));
+            queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
         } catch (RuntimeException | Error e) {
             log.warn("training {} failed: {}", id, e.getMessage(), e);
-            queue.store().fail(id, ProblemTypes.failure("training-failed", "Training failed", 500, e.getMessage()));
+            queue.store().fail(id, ProblemTypes.failure("training-failed", "Training failed", 500, shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
         }
     }
+
+    /**
+     * A message as a client may see it: the dataset's and the job's directories (server paths) taken out, files named
+     * relative to the dataset or to the training's files; any other absolute path is cut to its file name.
+     */
+    private String shown(Job job, String message) {
+        String text = String.valueOf(message);
+        try {
+            text = TrainingSpec.fromJson(job.resolvedJson()).clientText(text);
+        } catch (RuntimeException e) {
+            // no readable spec: the paths below still go
+        }
+        Path jobDir = queue.jobDir(job.id()).toAbsolutePath();
+        Path out = outputDir(jobDir);
+        for (Path p : List.of(out, jobDir, jobDir.getParent() == null ? jobDir : jobDir.getParent()))
+            text = text.replace(p + "/", "").replace(p.toString(), ".");
+        return SERVER_PATH.matcher(text).replaceAll(m -> Matcher.quoteReplacement(m.group(1) + m.group(2).substring(m.group(2).lastIndexOf('/') + 1)));
+    }
+
+    /** An absolute path left in a message (after the known directories are taken out), and what precedes it. */
+    private static final Pattern SERVER_PATH = Pattern.compile("(^|[\\s'\"(=])(/[^\\s'\"),:]+)");
 
     private JobOutcome train(WanPipeline pipeline, Job job) {
         String id = job.id();
@@ -93,20 +115,21 @@ public final class TrainingRunner implements JobRunner {
             throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
         }
         BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
+        TrainingArgs args = TrainingArgs.fromJson(spec.args());
+        List<String> notes = TrainingArgs.notes(spec.args());
+        if (!notes.isEmpty())
+            store.appendEvent(id, JobEventType.NOTES.wireName(), Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(notes)).toString());
         progress(store, id, "prepare", 1, 0, 0, null);
         try (PointerScope scope = new PointerScope()) {
             DatasetConfig config = spec.config();
-            List<TrainingSample> samples;
+            TrainingData.Split samples;
             try {
                 samples = prepare(pipeline, spec, config, store, id, stop);
             } catch (CancellationException e) {
                 return stopped(store, id);
             }
-            TrainingArgs args = TrainingArgs.fromJson(spec.args());
-            if (!args.notes().isEmpty())
-                store.appendEvent(id, JobEventType.NOTES.wireName(),
-                        Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(args.notes())).toString());
-            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples, metadata(config, pipeline, samples.size()));
+            LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples.training(), samples.validation(),
+                    metadata(config, pipeline, samples.training().size()));
             SavedState state = resumeState(spec, out);
             Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
             if (state != null) {
@@ -173,22 +196,27 @@ public final class TrainingRunner implements JobRunner {
      * reporting progress per item. The dataset was checked when the job was submitted; it is checked
      * again here because its files may have changed while the job waited.
      */
-    private List<TrainingSample> prepare(WanPipeline pipeline, TrainingSpec spec, DatasetConfig config, JobStore store, String id,
-                                         BooleanSupplier stop) {
+    private TrainingData.Split prepare(WanPipeline pipeline, TrainingSpec spec, DatasetConfig config, JobStore store, String id,
+                                       BooleanSupplier stop) {
         DatasetPaths.confine(config, spec.datasetRoot());
         TrainingData.Checked checked = TrainingData.check(config);
         if (!checked.warnings().isEmpty())
             store.appendEvent(id, JobEventType.DATASET_WARNINGS.wireName(), Json.MAPPER.createObjectNode()
-                    .set("warnings", Json.MAPPER.valueToTree(checked.warnings())).toString());
-        return TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
+                    .set("warnings", Json.MAPPER.valueToTree(checked.warnings().stream().map(spec::clientText).toList())).toString());
+        int samples = checked.trainingSamples();
+        int trainingSteps = samples > 0 ? TrainingArgs.fromJson(spec.args()).totalSteps(samples) : 0;
+        return checked.split(TrainingData.prepare(pipeline, checked, new TrainingData.CacheListener() {
             @Override public void onItem(int done, int total, TrainingItem item, boolean latentReused, boolean textReused) {
                 int pct = 1 + (PREPARED - 1) * done / total;
-                progress(store, id, "prepare", pct, done, total, Json.MAPPER.createObjectNode()
-                        .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded"));
+                // step/total_steps count training steps only (none done yet); the cache items have their own counters
+                ObjectNode data = Json.MAPPER.createObjectNode();
+                data.putObject("preparation").put("done", done).put("total", total)
+                        .put("latent_cache", latentReused ? "reused" : "encoded").put("text_cache", textReused ? "reused" : "encoded");
+                progress(store, id, "prepare", pct, 0, trainingSteps, data);
             }
 
             @Override public boolean stopRequested() { return stop.getAsBoolean(); }
-        });
+        }));
     }
 
     /**
@@ -291,6 +319,11 @@ public final class TrainingRunner implements JobRunner {
             String rel = out.relativize(file).toString().replace('\\', '/');
             store.appendEvent(id, JobEventType.SAMPLE.wireName(), Json.MAPPER.createObjectNode().put("file", rel).put("step", step)
                     .put("epoch", epoch).put("url", "/v1/trainings/" + id + "/files/" + rel).toString());
+        }
+
+        @Override public void onValidation(int step, int epoch, double loss) {
+            store.appendEvent(id, JobEventType.VALIDATION.wireName(), Json.MAPPER.createObjectNode().put("step", step).put("epoch", epoch)
+                    .put("validation_loss", loss).toString());
         }
 
         @Override public boolean stopRequested() { return stop.getAsBoolean(); }

@@ -5,6 +5,7 @@ import dev.kaze.json.Json;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ObjectNode;
 import tools.jackson.dataformat.toml.TomlMapper;
 
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -113,9 +115,17 @@ public final class DatasetConfigReader {
                 throw error(null, "datasets", "at least one [[datasets]] table is needed");
             List<Dataset> datasets = new ArrayList<>();
             Map<Path, Integer> caches = new HashMap<>();
+            Set<Integer> validation = new HashSet<>();
             for (int i = 0; i < datasetsNode.size(); i++) {
                 JsonNode node = datasetsNode.get(i);
                 if (!node.isObject()) throw error(i, null, "each [[datasets]] entry must be a table");
+                JsonNode held = node.get(DatasetConfig.VALIDATION_KEY);
+                if (held != null && !held.isNull()) {
+                    if (!held.isBoolean()) throw error(i, DatasetConfig.VALIDATION_KEY, "expected true or false, got " + describe(held));
+                    if (held.booleanValue()) validation.add(i);
+                    node = ((ObjectNode) node.deepCopy());
+                    ((ObjectNode) node).remove(DatasetConfig.VALIDATION_KEY);
+                }
                 Dataset d = dataset(i, node, general);
                 Integer other = caches.putIfAbsent(d.cacheDirectory().normalize(), i);
                 if (other != null)
@@ -124,7 +134,9 @@ public final class DatasetConfigReader {
                             + " media directory must set distinct ones)");
                 datasets.add(d);
             }
-            return new DatasetConfig(file, datasets, warnings);
+            if (validation.size() == datasets.size())
+                throw error(null, "datasets", "every dataset is marked validation = true; at least one must be trained on");
+            return new DatasetConfig(file, datasets, warnings, validation);
         }
 
         Dataset dataset(int i, JsonNode node, Map<String, JsonNode> general) {

@@ -39,7 +39,7 @@ public record DatasetConfigText(String name, String text) {
         if (Files.isRegularFile(datasetDir.resolve("dataset.toml"))) name = "dataset.toml";
         else if (Files.isRegularFile(datasetDir.resolve("dataset.json"))) name = "dataset.json";
         else throw new InvalidFieldException(FIELD, "required: send the musubi dataset config (TOML text or a JSON object), "
-                    + "or put dataset.toml at the dataset's top level");
+                    + "or put dataset.toml at the dataset's top level (or in the one folder the zip holds)");
         return new DatasetConfigText(name, Files.readString(datasetDir.resolve(name)));
     }
 

@@ -5,7 +5,10 @@ import dev.kaze.pipeline.InvalidFieldException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Where a training's dataset lies: its directory, and the root that every path of its config must
@@ -26,8 +29,8 @@ public record DatasetLocation(Path dir, Path root, boolean uploaded) {
     public static DatasetLocation named(Path datasetsRoot, String name) throws IOException {
         Path root = datasetsRoot.toAbsolutePath().normalize();
         if (!Files.isDirectory(root))
-            throw new InvalidFieldException(FIELD, "this server has no datasets root (" + root
-                    + "); set kaze.training.datasets-root, or upload the dataset as a zip");
+            throw new InvalidFieldException(FIELD, "this server has no datasets root (kaze.training.datasets-root); "
+                    + "upload the dataset as a zip, or ask the operator to set it");
         root = root.toRealPath();
         Path named;
         try {
@@ -42,10 +45,29 @@ public record DatasetLocation(Path dir, Path root, boolean uploaded) {
         return new DatasetLocation(dir.toRealPath(), root, false);
     }
 
-    /** A dataset unpacked from an upload: its own root. */
+    /**
+     * A dataset unpacked from an upload: its own root. A zip made of the dataset's folder
+     * ({@code zip -r ghibli.zip ghibli}) unpacks to that one folder: when the top level holds no
+     * config and nothing but one folder (macOS' {@code __MACOSX} and dot files aside), the dataset is
+     * that folder; its paths still resolve inside the upload.
+     */
     public static DatasetLocation uploaded(Path dir) throws IOException {
         Path real = dir.toRealPath();
-        return new DatasetLocation(real, real, true);
+        return new DatasetLocation(soleFolder(real), real, true);
+    }
+
+    /** The one folder a dataset was zipped in, or dir itself when its top level holds a config, files or several folders. */
+    static Path soleFolder(Path dir) throws IOException {
+        if (Files.exists(dir.resolve("dataset.toml")) || Files.exists(dir.resolve("dataset.json"))) return dir;
+        List<Path> entries;
+        try (Stream<Path> s = Files.list(dir)) {
+            entries = s.filter(p -> {
+                String name = p.getFileName().toString();
+                return !name.startsWith(".") && !name.equals("__MACOSX");
+            }).toList();
+        }
+        if (entries.size() != 1 || !Files.isDirectory(entries.getFirst(), LinkOption.NOFOLLOW_LINKS)) return dir;
+        return entries.getFirst().toRealPath();
     }
 
     /** The config at the dataset's top level: {@code dataset.toml}, else {@code dataset.json}; refused when neither is there. */

@@ -63,7 +63,9 @@ public final class DatasetPaths {
     private static void check(DatasetConfig config, Dataset d, String key, Path path, Path realRoot) {
         if (path != null && !inside(path, realRoot))
             throw escape(config, d, key, path, "is outside the datasets root" + (Files.isSymbolicLink(path) ? " (a link to "
-                    + target(path) + ")" : "") + "; use a path inside the dataset's directory");
+                    + target(path) + ")" : "") + "; paths in the dataset config are relative to the dataset's folder (e.g. " + key
+                    + " = \"" + (key.startsWith("video") ? "videos" : key.startsWith("cache") ? "cache" : "images") + "\"), not paths on the "
+                    + "machine it was made on");
     }
 
     private static DatasetConfigException escape(DatasetConfig config, Dataset d, String key, Path path, String problem) {

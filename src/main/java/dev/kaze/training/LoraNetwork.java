@@ -30,6 +30,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 import static dev.kaze.tensor.Ops.s;
 
@@ -198,7 +199,8 @@ public final class LoraNetwork implements AutoCloseable {
      */
     public void save(Path file, ScalarType dtype, Map<String, String> extraMetadata) {
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            // in name order, as safetensors' own writer lays out tensors of one dtype (so the data, and its hash, match musubi's)
+            Map<String, Tensor> tensors = new TreeMap<>();
             for (Module m : byPath.values()) {
                 tensors.put(m.downKey(), m.down.detach().to(dtype).cpu().contiguous());
                 tensors.put(m.upKey(), m.up.detach().to(dtype).cpu().contiguous());
@@ -207,6 +209,9 @@ public final class LoraNetwork implements AutoCloseable {
             }
             Map<String, String> meta = new LinkedHashMap<>(metadata(dtype));
             meta.putAll(extraMetadata);
+            LoraHashes hashes = LoraHashes.of(tensors, meta, file);   // musubi's sshs_* keys, over the ss_* metadata only
+            meta.put(LoraHashes.MODEL_KEY, hashes.modelHash());
+            meta.put(LoraHashes.LEGACY_KEY, hashes.legacyHash());
             SafetensorsWriter.write(file, tensors, meta);
         }
     }

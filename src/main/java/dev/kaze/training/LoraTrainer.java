@@ -54,6 +54,7 @@ public final class LoraTrainer {
     private final TrainingArgs args;
     private final List<TrainingSample> samples;
     private final Map<String, String> metadata;
+    private final List<TrainingSample> validationSamples;
 
     public LoraTrainer(WanModel model, TrainingArgs args, List<TrainingSample> samples) {
         this(model, args, samples, Map.of());
@@ -65,10 +66,20 @@ public final class LoraTrainer {
      * the trainer's own keys.
      */
     public LoraTrainer(WanModel model, TrainingArgs args, List<TrainingSample> samples, Map<String, String> metadata) {
+        this(model, args, samples, List.of(), metadata);
+    }
+
+    /**
+     * With held-out samples whose {@link ValidationLoss} is measured every validate_every_n_steps steps and at the end
+     * of every validate_every_n_epochs epochs (logged, charted and reported through {@link TrainingListener#onValidation}).
+     */
+    public LoraTrainer(WanModel model, TrainingArgs args, List<TrainingSample> samples, List<TrainingSample> validationSamples,
+                       Map<String, String> metadata) {
         if (samples.isEmpty()) throw new IllegalArgumentException("no training samples: the dataset produced no items");
         this.model = model;
         this.args = args;
         this.samples = List.copyOf(samples);
+        this.validationSamples = List.copyOf(validationSamples);
         this.metadata = Map.copyOf(metadata);
         args.totalSteps(samples.size());   // fails early when epochs × samples is too many steps
     }
@@ -119,6 +130,8 @@ public final class LoraTrainer {
                 ThreadLocalRandom.current().nextLong(0, 1L << 31), Instant.now().getEpochSecond());
         boolean sampling = !args.samplePrompts().isEmpty()
                 && (args.sampleAtFirst() || args.sampleEveryNSteps() > 0 || args.sampleEveryNEpochs() > 0);
+        ValidationLoss validation = args.validates() && !validationSamples.isEmpty()
+                ? new ValidationLoss(validationSamples, args.seed(), model.device()) : null;
         double loss = Double.NaN;
         int done = startStep;
         boolean stopped = false;
@@ -174,6 +187,13 @@ public final class LoraTrainer {
                 // (musubi's epoch-end call also fires on a step-based match, sampling the same step twice; Kaze samples it once)
                 if (sampler != null && epochEnd && !sampledByStep && args.sampleEveryNEpochs() > 0 && epochNo % args.sampleEveryNEpochs() == 0)
                     sample(sampler, base, run, done, epochNo);
+                if (epochEnd && done % n == 0) run.log.appendEpoch(epochNo, avg);   // musubi's loss/epoch
+                if (validation != null && ((args.validateEveryNSteps() > 0 && done % args.validateEveryNSteps() == 0)
+                        || (epochEnd && args.validateEveryNEpochs() > 0 && epochNo % args.validateEveryNEpochs() == 0))) {
+                    double vl = validation.measure(base, lora);
+                    run.log.appendValidation(new TrainingLog.Validation(done, epochNo, vl));
+                    listener.onValidation(done, epochNo, vl);
+                }
                 if (last || stopped) {
                     if (last) loraFile = saveLora(run, outputDir.resolve(args.outputName() + ".safetensors"), done, epochs);
                     if (stopped || args.saveState()) stateDir = saveState(run, outputDir.resolve(args.outputName() + "-state"), done, recent);
@@ -195,7 +215,8 @@ public final class LoraTrainer {
     }
 
     private void chart(Run run) {
-        LossChart.write(run.log.entries(), args.outputName() + ": loss per step", run.outputDir.resolve(args.outputName() + "-loss.png"));
+        LossChart.write(run.log.entries(), run.log.validations(), args.outputName() + ": loss per step",
+                run.outputDir.resolve(args.outputName() + "-loss.png"));
     }
 
     private Path saveLora(Run run, Path file, int step, int epoch) {
@@ -231,7 +252,7 @@ public final class LoraTrainer {
         meta.put("ss_training_comment", "None");
         meta.put("ss_optimizer", "torch.optim.adamw.AdamW");
         meta.put("ss_max_grad_norm", py(args.maxGradNorm()));
-        meta.put("ss_fp8_base", py(ditIsFloat8()));
+        meta.put("ss_fp8_base", py(args.fp8Base()));   // what was asked, as musubi records str(args.fp8_base)
         meta.put("ss_full_fp16", "False");
         meta.put("ss_full_bf16", "False");
         meta.put("ss_weighting_scheme", "none");
@@ -247,14 +268,9 @@ public final class LoraTrainer {
         meta.put("ss_epoch", Integer.toString(epoch));
         meta.put("modelspec.title", args.outputName());
         meta.put("modelspec.date", DateTimeFormatter.ISO_LOCAL_DATE_TIME.format(Instant.now().atOffset(ZoneOffset.UTC).withNano(0)));
+        meta.putAll(args.modelMetadata());   // training_comment, metadata_title, ...
         meta.putAll(metadata);
         return meta;
-    }
-
-    /** Whether the DiT trained on keeps its block Linears as float8 (musubi's fp8_base + fp8_scaled). */
-    private boolean ditIsFloat8() {
-        var l = model.dit(List.of()).blockLinear("blocks.0.self_attn.q.weight");
-        return l != null && l.isFloat8();
     }
 
     private Path saveState(Run run, Path dir, int done, ArrayDeque<Double> recent) {

@@ -20,14 +20,19 @@ import java.util.function.DoubleUnaryOperator;
 /**
  * The loss curve of a run as a PNG ({@code {output_name}-loss.png}): every step's loss (thin, light)
  * and the moving average (thick, dark) against the step, with labelled axes, tick values and a
- * legend; drawn with Java2D (headless) on a white background.
+ * legend; the validation losses, when there are any, as green points joined by a line; drawn with Java2D
+ * (headless) on a white background.
  */
 final class LossChart {
     static final int WIDTH = 800, HEIGHT = 450;
     static final Color BACKGROUND = Color.WHITE;
     private LossChart() {}
 
-    static void write(List<TrainingLog.Entry> entries, String title, Path file) {
+    static final Color VALIDATION = new Color(30, 150, 60);
+
+    static void write(List<TrainingLog.Entry> entries, String title, Path file) { write(entries, List.of(), title, file); }
+
+    static void write(List<TrainingLog.Entry> entries, List<TrainingLog.Validation> validations, String title, Path file) {
         if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
         BufferedImage img = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -42,6 +47,8 @@ final class LossChart {
             for (TrainingLog.Entry e : entries)
                 for (double v : new double[]{e.loss(), e.avgLoss()})
                     if (Double.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+            for (TrainingLog.Validation v : validations)
+                if (Double.isFinite(v.loss())) { lo = Math.min(lo, v.loss()); hi = Math.max(hi, v.loss()); }
             if (!(hi >= lo)) { lo = 0; hi = 1; }
             if (hi - lo < 1e-12) { lo -= 0.5 * Math.max(1e-6, Math.abs(lo)); hi += 0.5 * Math.max(1e-6, Math.abs(hi)); }
             double pad = (hi - lo) * 0.05;
@@ -90,6 +97,22 @@ final class LossChart {
                 g.setStroke(new BasicStroke(series == 0 ? 1f : 2.5f));
                 if (started) g.draw(path);
                 if (entries.size() == 1 && started) g.fillOval((int) px.applyAsDouble(entries.getFirst().step()) - 3, (int) path.getCurrentPoint().getY() - 3, 6, 6);
+            }
+            if (!validations.isEmpty()) {
+                Path2D.Double path = new Path2D.Double();
+                boolean started = false;
+                g.setColor(VALIDATION);
+                g.setStroke(new BasicStroke(1.5f));
+                for (TrainingLog.Validation v : validations) {
+                    if (!Double.isFinite(v.loss())) continue;
+                    double x = px.applyAsDouble(v.step()), y = py.applyAsDouble(v.loss());
+                    if (!started) { path.moveTo(x, y); started = true; } else path.lineTo(x, y);
+                    g.fillOval((int) x - 4, (int) y - 4, 8, 8);
+                }
+                if (started) g.draw(path);
+                g.fillRect(right - 300, top + 8, 18, 4);
+                g.setColor(Color.DARK_GRAY);
+                g.drawString("validation", right - 275, top + 14);
             }
             g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));   // legend
             g.setColor(lossColor);

@@ -4,6 +4,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import tools.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,6 +51,10 @@ import java.util.function.BiConsumer;
  * @param blocksToSwap          blocks_to_swap (0..39; recorded, all blocks stay resident)
  * @param fp8Base               fp8_base (recorded)
  * @param fp8Scaled             fp8_scaled (recorded; needs fp8_base)
+ * @param validateEveryNSteps   validate_every_n_steps (Kaze's; 0: never): the validation loss every this many steps
+ * @param validateEveryNEpochs  validate_every_n_epochs (Kaze's; 0: never): the validation loss at the end of every this many epochs
+ * @param modelMetadata         training_comment and metadata_title/author/description/license/tags, as the LoRA's
+ *                              {@code ss_training_comment} and {@code modelspec.*} keys
  */
 public record TrainingArgs(int networkDim, double networkAlpha, double learningRate, int maxTrainSteps, int maxTrainEpochs,
                            long seed, double discreteFlowShift, double maxGradNorm,
@@ -57,15 +62,19 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
                            boolean sampleAtFirst, List<String> samplePrompts, boolean gradientCheckpointing, String outputName,
                            String timestepSampling, String optimizerType, String lrScheduler, boolean saveState,
                            String mixedPrecision, String networkModule, String savePrecision, int blocksToSwap,
-                           boolean fp8Base, boolean fp8Scaled) {
+                           boolean fp8Base, boolean fp8Scaled, int validateEveryNSteps, int validateEveryNEpochs,
+                           Map<String, String> modelMetadata) {
     public static final int MAX_STEPS = 10_000_000, MAX_EPOCHS = 100_000, MAX_DIM = 1024, MAX_SAMPLE_PROMPTS = 64;
 
     public TrainingArgs {
         samplePrompts = samplePrompts == null ? List.of() : List.copyOf(samplePrompts);
+        modelMetadata = modelMetadata == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(modelMetadata));
         List<TrainingArgsException.Problem> problems = check(networkDim, networkAlpha, learningRate, maxTrainSteps, maxTrainEpochs,
                 seed, discreteFlowShift, maxGradNorm, saveEveryNSteps, saveEveryNEpochs, sampleEveryNSteps, sampleEveryNEpochs,
                 samplePrompts, outputName, timestepSampling, optimizerType, lrScheduler, mixedPrecision, networkModule,
                 savePrecision, blocksToSwap, fp8Base, fp8Scaled);
+        if (validateEveryNSteps < 0) problems.add(new TrainingArgsException.Problem("validate_every_n_steps", "must be >= 1 (or absent for never), got " + validateEveryNSteps));
+        if (validateEveryNEpochs < 0) problems.add(new TrainingArgsException.Problem("validate_every_n_epochs", "must be >= 1 (or absent for never), got " + validateEveryNEpochs));
         if (!problems.isEmpty()) throw new TrainingArgsException(problems);
     }
 
@@ -77,7 +86,7 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
                         double discreteFlowShift, double maxGradNorm, int saveEveryNSteps, String outputName) {
         this(networkDim, networkAlpha, learningRate, maxTrainSteps, 0, seed, discreteFlowShift, maxGradNorm, saveEveryNSteps, 0,
                 0, 0, false, List.of(), false, outputName, "shift", "adamw", "constant", true, "bf16", "networks.lora_wan", "bf16", 0,
-                false, false);
+                false, false, 0, 0, Map.of());
     }
 
     /** The reference run's settings (dim 32, alpha 32, lr 5e-5, shift 3.0, clip 1.0, seed 2025) for this many steps. */
@@ -127,7 +136,19 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
             notes.add("optimizer_type adamw8bit runs as 32-bit AdamW with the same settings (lr, betas 0.9/0.999, eps 1e-8, "
                     + "weight_decay 0.01): libtorch has no 8-bit AdamW");
         if (blocksToSwap > 0) notes.add("blocks_to_swap " + blocksToSwap + " is recorded only: Kaze keeps every block resident");
-        if (fp8Base) notes.add("fp8_base/fp8_scaled are recorded only: the DiT is kept as the server's kaze.dit.storage says");
+        return notes;
+    }
+
+    /** Whether the run validates at all (a cadence is set; the dataset config must then hold validation datasets). */
+    public boolean validates() { return validateEveryNSteps > 0 || validateEveryNEpochs > 0; }
+
+    /**
+     * The notes of a run with these options as sent: {@link #notes()} and one line for every musubi option given
+     * that has no effect here ({@link MusubiOptions}).
+     */
+    public static List<String> notes(JsonNode json) {
+        List<String> notes = new ArrayList<>(fromJson(json).notes());
+        notes.addAll(MusubiOptions.notes(json));
         return notes;
     }
 
@@ -136,7 +157,14 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
             "max_train_epochs", "seed", "discrete_flow_shift", "max_grad_norm", "save_every_n_steps", "save_every_n_epochs",
             "sample_every_n_steps", "sample_every_n_epochs", "sample_at_first", "sample_prompts", "gradient_checkpointing",
             "output_name", "timestep_sampling", "optimizer_type", "lr_scheduler", "save_state", "mixed_precision",
-            "network_module", "save_precision", "blocks_to_swap", "fp8_base", "fp8_scaled");
+            "network_module", "save_precision", "blocks_to_swap", "fp8_base", "fp8_scaled", "validate_every_n_steps",
+            "validate_every_n_epochs", "training_comment", "metadata_title", "metadata_author", "metadata_description",
+            "metadata_license", "metadata_tags");
+
+    /** The LoRA metadata key each metadata option sets. */
+    private static final Map<String, String> METADATA_KEYS = Map.of("training_comment", "ss_training_comment",
+            "metadata_title", "modelspec.title", "metadata_author", "modelspec.author", "metadata_description", "modelspec.description",
+            "metadata_license", "modelspec.license", "metadata_tags", "modelspec.tags");
 
     /**
      * Reads a JSON object of musubi option names. Absent keys and JSON nulls take the defaults in the
@@ -153,8 +181,13 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
             throw new TrainingArgsException(List.of(new TrainingArgsException.Problem("", "training options must be a JSON object")));
         Map<String, JsonNode> in = new LinkedHashMap<>();
         for (var e : json.properties()) {
-            if (!KEYS.contains(e.getKey())) problems.add(new TrainingArgsException.Problem(e.getKey(), "unknown option; known: " + String.join(", ", KEYS)));
-            else if (!e.getValue().isNull()) in.put(e.getKey(), e.getValue());
+            String key = e.getKey();
+            if (KEYS.contains(key)) {
+                if (!e.getValue().isNull()) in.put(key, e.getValue());
+            } else if (MusubiOptions.isOther(key)) {
+                String refused = MusubiOptions.refusal(key, e.getValue());
+                if (refused != null) problems.add(new TrainingArgsException.Problem(key, refused));
+            } else problems.add(new TrainingArgsException.Problem(key, unknown(key)));
         }
         Reader r = new Reader(in, problems);
         boolean stepsGiven = in.containsKey("max_train_steps");
@@ -184,12 +217,44 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
         int swap = r.integer("blocks_to_swap", 0);
         boolean fp8Base = r.bool("fp8_base", false);
         boolean fp8Scaled = r.bool("fp8_scaled", false);
+        int validateSteps = r.integer("validate_every_n_steps", 0);
+        int validateEpochs = r.integer("validate_every_n_epochs", 0);
+        Map<String, String> modelMetadata = new LinkedHashMap<>();
+        for (String key : KEYS)
+            if (METADATA_KEYS.containsKey(key) && in.containsKey(key)) modelMetadata.put(METADATA_KEYS.get(key), r.string(key, ""));
         problems.addAll(check(dim, alpha, lr, steps, epochs, seed, shift, clip, saveSteps, saveEpochs, sampleSteps, sampleEpochs,
                 prompts, name, sampling, optimizer, scheduler, precision, module, savePrecision, swap, fp8Base, fp8Scaled));
         if (!problems.isEmpty()) throw new TrainingArgsException(problems);
         return new TrainingArgs(dim, alpha, lr, steps, epochs, seed, shift, clip, saveSteps, saveEpochs, sampleSteps, sampleEpochs,
                 sampleAtFirst, prompts, ckpt, name, sampling, optimizer, scheduler, saveState, precision, module, savePrecision, swap,
-                fp8Base, fp8Scaled);
+                fp8Base, fp8Scaled, validateSteps, validateEpochs, modelMetadata);
+    }
+
+    /** The message for an option that is not musubi's: the nearest known name when one is close, and where the list is. */
+    private static String unknown(String key) {
+        String near = null;
+        int best = 3;
+        List<String> all = new ArrayList<>(KEYS);
+        all.addAll(MusubiOptions.others());
+        for (String k : all) {
+            int d = distance(key, k);
+            if (d < best) { best = d; near = k; }
+        }
+        return "is not a musubi-tuner option" + (near != null ? " (did you mean " + near + "?)" : "") + "; the options are listed in "
+                + MusubiOptions.DOCS;
+    }
+
+    /** Levenshtein distance. */
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++)
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            int[] t = prev; prev = cur; cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** Typed reads that record a problem (and return the default) on a wrong type. */

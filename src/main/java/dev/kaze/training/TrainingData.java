@@ -47,6 +47,39 @@ public final class TrainingData {
         public int itemCount() {
             return datasets.stream().mapToInt(d -> d.items().size()).sum();
         }
+
+        /** The training samples of one epoch: items × num_repeats over the datasets not held out for validation. */
+        public int trainingSamples() {
+            return datasets.stream().filter(d -> !config.isValidation(d.dataset().index()))
+                    .mapToInt(d -> d.items().size() * d.dataset().params().numRepeats()).sum();
+        }
+
+        /**
+         * Splits what {@link #prepare} returned (in dataset order, num_repeats times each) into the training samples and
+         * the validation samples (each validation item once, whatever its num_repeats).
+         */
+        public Split split(List<TrainingSample> prepared) {
+            List<TrainingSample> train = new ArrayList<>(), validation = new ArrayList<>();
+            int at = 0;
+            for (DatasetItems d : datasets) {
+                int repeats = d.dataset().params().numRepeats(), n = d.items().size() * repeats;
+                List<TrainingSample> part = prepared.subList(at, at + n);
+                if (config.isValidation(d.dataset().index())) for (int i = 0; i < n; i += repeats) validation.add(part.get(i));
+                else train.addAll(part);
+                at += n;
+            }
+            if (at != prepared.size())
+                throw new IllegalArgumentException("expected " + at + " prepared samples for these datasets, got " + prepared.size());
+            return new Split(train, validation);
+        }
+    }
+
+    /** The samples trained on, and those held out for validation. */
+    public record Split(List<TrainingSample> training, List<TrainingSample> validation) {
+        public Split {
+            training = List.copyOf(training);
+            validation = List.copyOf(validation);
+        }
     }
 
     /** {@link #check(DatasetConfig, boolean)} with musubi-tuner's video bucketing quirk (the default). */
@@ -200,7 +233,8 @@ public final class TrainingData {
         }
         Path dir = d.directory();
         if (!Files.isDirectory(dir)) {
-            problems.add(new DatasetProblem(d.index(), key, dir, "the directory does not exist"));
+            problems.add(new DatasetProblem(d.index(), key, dir, "the directory does not exist; paths in the dataset config are "
+                    + "relative to the dataset's folder (e.g. " + key + " = \"" + (video ? "videos" : "images") + "\"), not paths on the machine it was made on"));
             return new DatasetMedia.Listing(List.of(), List.of());
         }
         String ext = d.params().captionExtension();

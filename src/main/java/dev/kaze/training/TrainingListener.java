@@ -20,6 +20,9 @@ public interface TrainingListener {
      */
     default void onSample(Path file, int step, int epoch) {}
 
+    /** After a validation: the validation loss ({@link ValidationLoss}) with the weights after step; epoch the step's epoch. */
+    default void onValidation(int step, int epoch, double loss) {}
+
     /** Asked after every step; true stops the run there (after that step's saves). */
     default boolean stopRequested() { return false; }
 

@@ -50,7 +50,7 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
 
     /**
      * Checks the dataset: the config, every path it names inside the root, every media file and caption.
-     * Returns the samples of one epoch (items times num_repeats over the datasets).
+     * Returns the training samples of one epoch (items times num_repeats over the datasets not held out for validation).
      *
      * @throws DatasetConfigException naming the dataset and key of a bad config entry or a path outside the root
      * @throws DatasetCheckException  listing every unreadable media file and missing caption
@@ -59,9 +59,21 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
     public int checkDataset() {
         DatasetConfig config = config();
         DatasetPaths.confine(config, datasetRoot);
-        int samples = 0;
-        for (DatasetItems d : TrainingData.check(config).datasets()) samples += d.items().size() * d.dataset().params().numRepeats();
-        return samples;
+        return TrainingData.check(config).trainingSamples();
+    }
+
+    /**
+     * Text for a client: the dataset's directory and root (the server's paths) taken out, so files are named
+     * relative to the dataset ({@code images/a.png}); a path outside both is shown by its file name only.
+     */
+    public String clientText(String text) {
+        String out = text;
+        for (Path p : new Path[]{datasetDir, datasetDir.toAbsolutePath(), datasetRoot, datasetRoot.toAbsolutePath()}) {
+            String s = p.toString();
+            if (s.isEmpty() || s.equals("/")) continue;
+            out = out.replace(s + "/", "").replace(s, ".");
+        }
+        return out;
     }
 
     /** The same spec continuing another job's run. */

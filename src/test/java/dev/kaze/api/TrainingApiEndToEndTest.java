@@ -363,4 +363,133 @@ class TrainingApiEndToEndTest {
                 "{\"dataset\":\"moving\",\"args\":{\"learning_rate\":\"fast\"}}")));
         WireNames.assertSnakeCase("a deleted training", ApiClient.json(alice().send(alice().request("/v1/trainings/" + id).DELETE().build())));
     }
+
+    /** A zip of every file under dir, each entry under folder/ (as {@code zip -r folder.zip folder} makes it). */
+    static byte[] zipInFolder(Path dir, String folder) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(out)) {
+            zip.putNextEntry(new ZipEntry(folder + "/"));
+            zip.closeEntry();
+            try (Stream<Path> s = Files.walk(dir)) {
+                for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
+                    zip.putNextEntry(new ZipEntry(folder + "/" + dir.relativize(p).toString().replace('\\', '/')));
+                    zip.write(Files.readAllBytes(p));
+                    zip.closeEntry();
+                }
+            }
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * What a user met: a dataset zipped in its folder, the author's musubi options pasted as they are (task, sdpa, data
+     * loader workers, log_with), no output_name, a held-out validation dataset. It trains; the notes say what had no
+     * effect, in the events and the training object; files and the LoRA's title are named after lora_name; preparation
+     * has its own counters; validation losses arrive at the cadence asked; TensorBoard files are among the files; and no
+     * event, object or file listing shows the server's paths.
+     */
+    @Test
+    void aDatasetZippedInItsFolderWithTheAuthorsOptionsTrainsValidatesAndShowsNoServerPath() throws Exception {
+        Path ghibli = Path.of(DATA, "ghibli-src", "ghibli");
+        TestDatasets.write(ghibli, false);
+        Files.createDirectories(ghibli.resolve("held"));
+        TestDatasets.image(ghibli.resolve("held/held.png"), 1);
+        Files.writeString(ghibli.resolve("held/held.txt"), "held-out stripes");
+        Files.writeString(ghibli.resolve("dataset.toml"), TOML.replace("target_frames = [9]", "target_frames = [9, 10]")
+                + "\n[[datasets]]\nimage_directory = \"held\"\ncache_directory = \"cache/held\"\nvalidation = true\n");
+        String pasted = "{\"task\": \"t2v-14B\", \"sdpa\": true, \"max_data_loader_n_workers\": 2, \"persistent_data_loader_workers\": true,"
+                + " \"log_with\": \"tensorboard\", \"network_module\": \"networks.lora_wan\", \"network_dim\": 4, \"network_alpha\": 4,"
+                + " \"learning_rate\": 0.01, \"max_train_steps\": 6, \"seed\": 7, \"timestep_sampling\": \"shift\","
+                + " \"discrete_flow_shift\": 3.0, \"validate_every_n_steps\": 3}";
+        HttpResponse<String> created = upload(zipInFolder(ghibli, "ghibli"), Map.of("args", pasted, "lora_name", "ghibli-style"));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
+        String id = ApiClient.json(created).get("id").asString();
+        JsonNode done = awaitTraining(id);
+        assertThat(done.get("status").asString()).as(done.toString()).isEqualTo("completed");
+        assertThat(done.path("result").path("lora_file").asString()).isEqualTo("ghibli-style.safetensors");
+
+        // notes: in the object as in the event stream
+        List<String> notes = new ArrayList<>();
+        done.get("notes").forEach(n -> notes.add(n.asString()));
+        for (String option : List.of("task", "sdpa", "max_data_loader_n_workers", "persistent_data_loader_workers", "log_with"))
+            assertThat(notes).as(option).anyMatch(n -> n.startsWith(option + " has no effect here"));
+
+        ApiClient.Frames frames = alice().websocket("/v1/trainings/" + id + "/events", Duration.ofSeconds(10));
+        List<Integer> validated = new ArrayList<>(), trainSteps = new ArrayList<>();
+        boolean warned = false, preparedSeparately = false;
+        for (JsonNode m : frames.messages()) {
+            JsonNode d = m.path("data");
+            switch (m.path("type").asString()) {
+                case "notes" -> assertThat(d.get("notes")).isEqualTo(done.get("notes"));
+                case "dataset_warnings" -> warned = true;
+                case "validation" -> {
+                    validated.add(d.get("step").asInt());
+                    assertThat(d.get("validation_loss").asDouble()).isPositive();
+                }
+                case "progress" -> {
+                    if (d.path("stage").asString().equals("prepare") && d.has("preparation")) {
+                        preparedSeparately = true;
+                        assertThat(d.get("step").asInt()).as("no training step during preparation: %s", d).isZero();
+                        assertThat(d.get("total_steps").asInt()).as(d.toString()).isEqualTo(6);
+                        assertThat(d.at("/preparation/done").asInt()).isBetween(1, d.at("/preparation/total").asInt());
+                    }
+                    if (d.path("stage").asString().equals("train")) {
+                        trainSteps.add(d.get("step").asInt());
+                        assertThat(d.get("total_steps").asInt()).isEqualTo(6);
+                    }
+                }
+                default -> { }
+            }
+        }
+        assertThat(warned).as("target_frames [9, 10] is rounded, with a warning").isTrue();
+        assertThat(preparedSeparately).isTrue();
+        assertThat(trainSteps).containsExactly(1, 2, 3, 4, 5, 6);
+        assertThat(validated).containsExactly(3, 6);
+
+        // files named after lora_name, TensorBoard beside the log, the LoRA titled after lora_name
+        JsonNode files = ApiClient.json(alice().get("/v1/trainings/" + id + "/files"));
+        List<String> names = new ArrayList<>();
+        files.get("data").forEach(f -> names.add(f.get("name").asString()));
+        assertThat(names).contains("ghibli-style.safetensors", "ghibli-style.log.jsonl", "ghibli-style-loss.png");
+        assertThat(names).anyMatch(n -> n.startsWith("events.out.tfevents."));
+        HttpResponse<byte[]> lora = alice().sendBytes(alice().request("/v1/trainings/" + id + "/files/ghibli-style.safetensors").GET().build());
+        Path downloaded = Files.createTempFile("ghibli", ".safetensors");
+        Files.write(downloaded, lora.body());
+        try (SafetensorsFile f = SafetensorsFile.open(downloaded)) {
+            assertThat(f.metadata()).containsEntry("ss_output_name", "ghibli-style").containsEntry("modelspec.title", "ghibli-style")
+                    .containsKeys("sshs_model_hash", "sshs_legacy_hash");
+        } finally {
+            Files.delete(downloaded);
+        }
+
+        // no server path anywhere a client can see
+        String dataDir = Path.of(DATA).toAbsolutePath().normalize().toString();
+        List<String> seen = new ArrayList<>();
+        seen.add(done.toString());
+        seen.add(files.toString());
+        seen.add(ApiClient.json(alice().get("/v1/trainings?limit=100")).toString());
+        frames.messages().forEach(m -> seen.add(m.toString()));
+        seen.add(alice().send(alice().request("/v1/trainings/" + id + "/events").header("Accept", "text/event-stream").GET().build()).body());
+        for (String text : seen) assertThat(text).doesNotContain(dataDir).doesNotContain(DATA);
+    }
+
+    /** An author's absolute media path (from their machine) is reported under the config key, with what to write instead. */
+    @Test
+    void anAuthorsAbsolutePathInTheConfigIsReportedUnderItsKey() throws Exception {
+        Path good = ROOT.resolve("moving");
+        for (String path : List.of("/home/x/ghibli/images", "C:/Users/x/ghibli/images")) {
+            Map<String, String> e = errors(upload(zip(good, Map.of()), Map.of("args", args(2, 0, "x"),
+                    "dataset_config", TOML.replace("image_directory = \"images\"", "image_directory = \"" + path + "\""))));
+            assertThat(e).as(path).containsKey("dataset_config.datasets[0].image_directory");
+            assertThat(e.get("dataset_config.datasets[0].image_directory")).as(path).contains("relative to the dataset")
+                    .doesNotContain(Path.of(DATA).toAbsolutePath().toString());
+        }
+        // validation asked for without a validation dataset
+        assertThat(errors(alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"args\":{\"max_train_steps\":2,\"validate_every_n_steps\":1}}")))
+                .containsKey("args.validate_every_n_steps");
+        // an unknown option: once, short, pointing to the docs
+        Map<String, String> unknown = errors(alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"args\":{\"network_dimm\":4,\"sdpa\":true}}"));
+        assertThat(unknown).containsOnlyKeys("args.network_dimm");
+        assertThat(unknown.get("args.network_dimm")).contains("network_dim", "README").hasSizeLessThan(200);
+    }
 }

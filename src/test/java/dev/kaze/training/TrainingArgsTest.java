@@ -51,7 +51,7 @@ class TrainingArgsTest {
         assertEquals(5, a.parsedSamplePrompts().get(1).frames());
         assertEquals(org.bytedeco.pytorch.global.torch.ScalarType.Float.value, a.saveDtype().value);
         assertTrue(a.adamw8bitRequested());
-        assertEquals(3, a.notes().size(), a.notes().toString());
+        assertEquals(2, a.notes().size(), a.notes().toString());   // adamw8bit, blocks_to_swap; fp8_base is applied, not noted
         assertTrue(a.notes().getFirst().contains("32-bit AdamW"));
     }
 
@@ -79,7 +79,8 @@ class TrainingArgsTest {
                 "lr_scheduler", "network_module", "output_name", "sample_prompts[1]", "sample_prompts[2]", "fp8_scaled",
                 "gradient_checkpointing", "discrete_flow_shift", "blocks_to_swap"), byField.keySet(), byField.toString());
         assertTrue(byField.get("network_dim").contains("integer"));
-        assertTrue(byField.get("rank").contains("unknown option"));
+        assertTrue(byField.get("rank").contains("is not a musubi-tuner option") && byField.get("rank").contains("README.md"), byField.get("rank"));
+        assertTrue(byField.get("rank").length() < 200, "a short pointer, not the list of options: " + byField.get("rank"));
         assertTrue(byField.get("timestep_sampling").contains("only \"shift\""));
         assertTrue(byField.get("sample_prompts[2]").contains("--w"));
     }
@@ -108,5 +109,67 @@ class TrainingArgsTest {
         assertEquals("1e+16", LoraTrainer.py(1e16));
         assertEquals("1234567.5", LoraTrainer.py(1234567.5));
         assertEquals("True", LoraTrainer.py(true));
+    }
+
+    /** Every option of musubi-tuner's wan_train_network.py (parser_common.setup_parser_common + wan_setup_parser, musubi@30c658c). */
+    static final List<String> MUSUBI_WAN_OPTIONS = List.of("config_file", "dataset_config", "sdpa", "flash_attn", "sage_attn",
+            "xformers", "flash3", "split_attn", "compile", "compile_backend", "compile_mode", "compile_dynamic", "compile_fullgraph",
+            "compile_cache_size_limit", "cuda_allow_tf32", "cuda_cudnn_benchmark", "dynamo_backend", "dynamo_mode", "dynamo_fullgraph",
+            "dynamo_dynamic", "max_train_steps", "max_train_epochs", "max_data_loader_n_workers", "persistent_data_loader_workers",
+            "seed", "gradient_checkpointing", "gradient_checkpointing_cpu_offload", "gradient_accumulation_steps", "mixed_precision",
+            "save_precision", "logging_dir", "log_with", "log_prefix", "log_tracker_name", "wandb_run_name", "log_tracker_config",
+            "wandb_api_key", "log_config", "ddp_timeout", "ddp_gradient_as_bucket_view", "ddp_static_graph", "sample_every_n_steps",
+            "sample_at_first", "sample_every_n_epochs", "sample_prompts", "optimizer_type", "optimizer_args", "learning_rate",
+            "max_grad_norm", "lr_scheduler", "lr_warmup_steps", "lr_decay_steps", "lr_scheduler_num_cycles", "lr_scheduler_power",
+            "lr_scheduler_timescale", "lr_scheduler_min_lr_ratio", "lr_scheduler_type", "lr_scheduler_args", "fp8_base", "full_fp16",
+            "full_bf16", "blocks_to_swap", "use_pinned_memory_for_block_swap", "block_swap_h2d_only", "block_swap_ring_size",
+            "img_in_txt_in_offloading", "disable_numpy_memmap", "flow_shift", "guidance_scale", "timestep_sampling",
+            "discrete_flow_shift", "sigmoid_scale", "weighting_scheme", "logit_mean", "logit_std", "mode_scale", "min_timestep",
+            "max_timestep", "preserve_distribution_shape", "num_timestep_buckets", "show_timesteps", "no_metadata", "network_weights",
+            "network_module", "network_dim", "network_alpha", "network_dropout", "network_args", "training_comment",
+            "dim_from_weights", "scale_weight_norms", "base_weights", "base_weights_multiplier", "output_dir", "output_name", "resume",
+            "save_every_n_epochs", "save_every_n_steps", "save_last_n_epochs", "save_last_n_epochs_state", "save_last_n_steps",
+            "save_last_n_steps_state", "save_state", "save_state_on_train_end", "metadata_title", "metadata_author",
+            "metadata_description", "metadata_license", "metadata_tags", "metadata_reso", "metadata_arch", "huggingface_repo_id",
+            "huggingface_repo_type", "huggingface_path_in_repo", "huggingface_token", "huggingface_repo_visibility",
+            "save_state_to_huggingface", "resume_from_huggingface", "async_upload", "dit", "vae", "vae_dtype",
+            "task", "fp8_scaled", "t5", "fp8_t5", "clip", "vae_cache_cpu", "one_frame", "force_v2_1_time_embedding", "dit_high_noise",
+            "timestep_boundary", "offload_inactive_dit");
+
+    @Test void everyMusubiWanOptionIsAcceptedUnset() {
+        assertEquals(133, MUSUBI_WAN_OPTIONS.size());
+        for (String option : MUSUBI_WAN_OPTIONS)
+            TrainingArgs.fromJson(json("{\"" + option + "\": null}"));   // throws for a name Kaze does not know
+    }
+
+    @Test void theAuthorsOptionsPasteAsTheyAreAndTheOnesWithoutMeaningHereAreNoted() {
+        String pasted = """
+                {"task": "t2v-14B", "dit": "wan2.1_t2v_14B_bf16.safetensors", "vae": "wan_2.1_vae.safetensors",
+                 "t5": "models_t5_umt5-xxl-enc-bf16.pth", "sdpa": true, "blocks_to_swap": 10, "mixed_precision": "bf16",
+                 "fp8_base": true, "fp8_scaled": true, "fp8_t5": true, "optimizer_type": "adamw8bit", "learning_rate": 5e-5,
+                 "gradient_checkpointing": true, "network_module": "networks.lora_wan", "network_dim": 32, "network_alpha": 32,
+                 "timestep_sampling": "shift", "discrete_flow_shift": 3.0, "save_every_n_epochs": 1, "seed": 2025,
+                 "max_train_epochs": 50, "sample_every_n_epochs": 1, "save_state": true, "max_data_loader_n_workers": 2,
+                 "persistent_data_loader_workers": true, "log_with": "tensorboard", "logging_dir": "logs",
+                 "training_comment": "ghibli", "metadata_author": "someone"}""";
+        TrainingArgs a = TrainingArgs.fromJson(json(pasted));
+        assertTrue(a.fp8Base() && a.fp8Scaled());
+        assertEquals(Map.of("ss_training_comment", "ghibli", "modelspec.author", "someone"), a.modelMetadata());
+        List<String> notes = TrainingArgs.notes(json(pasted));
+        for (String noted : List.of("task", "dit", "vae", "t5", "sdpa", "fp8_t5", "max_data_loader_n_workers",
+                "persistent_data_loader_workers", "log_with", "logging_dir"))
+            assertTrue(notes.stream().anyMatch(n -> n.startsWith(noted + " has no effect here: ")), noted + " in " + notes);
+        assertTrue(notes.stream().noneMatch(n -> n.startsWith("learning_rate") || n.startsWith("fp8_base")), notes.toString());
+    }
+
+    @Test void optionsThatWouldChangeTheTrainingAreAcceptedOnlyAtMusubisDefault() {
+        TrainingArgs.fromJson(json("{\"lr_warmup_steps\": 0, \"gradient_accumulation_steps\": 1, \"weighting_scheme\": \"none\", \"full_bf16\": false}"));
+        TrainingArgsException e = assertThrows(TrainingArgsException.class, () -> TrainingArgs.fromJson(json(
+                "{\"lr_warmup_steps\": 100, \"gradient_accumulation_steps\": 4, \"network_dimm\": 4}")));
+        Map<String, String> byField = e.problems().stream().collect(Collectors.toMap(TrainingArgsException.Problem::field,
+                TrainingArgsException.Problem::message));
+        assertEquals(java.util.Set.of("lr_warmup_steps", "gradient_accumulation_steps", "network_dimm"), byField.keySet());
+        assertTrue(byField.get("lr_warmup_steps").contains("constant"), byField.toString());
+        assertTrue(byField.get("network_dimm").contains("did you mean network_dim?"), byField.toString());
     }
 }
