@@ -26,7 +26,7 @@ import java.util.function.Supplier;
  */
 public final class DeviceWorker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
-    /** How often loading is retried while the model directory lacks files. */
+    /** How often loading is retried while the model directory lacks files, by default. */
     public static final Duration INCOMPLETE_RETRY = Duration.ofSeconds(3);
 
     private final JobQueue queue;
@@ -40,11 +40,19 @@ public final class DeviceWorker implements AutoCloseable {
     private volatile boolean ready;
     private volatile String loadError;
     private final Semaphore reloads = new Semaphore(0);
+    private final Duration incompleteRetry;
     private Thread thread;
 
     /** checkpointEvery: save a render's state every this many denoising steps (0: never). */
     public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, String workerId,
                         int checkpointEvery) {
+        this(queue, modelLoader, encoder, metrics, workerId, checkpointEvery, INCOMPLETE_RETRY);
+    }
+
+    /** incompleteRetry: how often loading is retried while the model directory lacks files. */
+    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, String workerId,
+                        int checkpointEvery, Duration incompleteRetry) {
+        this.incompleteRetry = incompleteRetry;
         this.queue = queue;
         this.modelLoader = modelLoader;
         this.metrics = metrics;
@@ -85,12 +93,12 @@ public final class DeviceWorker implements AutoCloseable {
                 boolean incomplete = e instanceof ModelDirectory.IncompleteException;
                 if (!Objects.equals(e.getMessage(), loadError)) {
                     if (incomplete) log.error("cannot load the model yet, retrying every {} s and after each pull: {}",
-                            INCOMPLETE_RETRY.toSeconds(), e.getMessage());
+                            incompleteRetry.toSeconds(), e.getMessage());
                     else log.error("cannot load the model (retried after a pull of its bundle): {}", e.getMessage(), e);
                 }
                 loadError = e.getMessage();
                 try {
-                    if (incomplete) reloads.tryAcquire(INCOMPLETE_RETRY.toMillis(), TimeUnit.MILLISECONDS);
+                    if (incomplete) reloads.tryAcquire(incompleteRetry.toMillis(), TimeUnit.MILLISECONDS);
                     else reloads.acquire();
                     reloads.drainPermits();
                 } catch (InterruptedException stop) {
