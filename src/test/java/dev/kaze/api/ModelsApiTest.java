@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -91,7 +92,7 @@ class ModelsApiTest {
 
     /** Every event of a pull's SSE stream, read until the server ends it. */
     List<Event> events(String pullId) throws Exception {
-        HttpResponse<java.util.stream.Stream<String>> r = http.send(HttpRequest.newBuilder(
+        HttpResponse<Stream<String>> r = http.send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + port + "/v1/models/pulls/" + pullId + "/events")).timeout(Duration.ofSeconds(60)).build(),
                 HttpResponse.BodyHandlers.ofLines());
         assertThat(r.statusCode()).isEqualTo(200);

@@ -30,6 +30,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A worker whose model directory is incomplete at start stays up, says what is missing, and loads
@@ -99,6 +100,9 @@ class DeviceWorkerReloadTest {
         assertThat(worker.ready()).isFalse();
         assertThat(worker.loadError()).contains("incomplete").contains("the VAE").contains(dir.toString())
                 .doesNotContain("the DiT config");
+        assertThatThrownBy(() -> ModelDirectory.scan(dir)).isInstanceOfSatisfying(ModelDirectory.IncompleteException.class,
+                e -> assertThat(e.missing()).containsOnlyKeys("vae").extractingByKey("vae").asString()
+                        .startsWith("the VAE").contains(dir.toString()));
         Job job = submit();
         Thread.sleep(200);
         assertThat(store.find(job.id()).orElseThrow().status()).isEqualTo(JobStatus.QUEUED);
