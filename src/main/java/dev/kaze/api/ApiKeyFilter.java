@@ -18,9 +18,11 @@ import java.util.List;
 /**
  * Bearer API keys for everything under /v1. Keys are stored as SHA-256 hashes and compared in
  * constant time against every configured key; a browser's WebSocket or EventSource, which cannot
- * set headers, may pass the key as {@code ?access_token=}.
+ * set headers, may pass the key as {@code ?access_token=}. With anonymous access and no keys, any
+ * key is let in (as anonymous), as OpenAI's SDKs always send one.
  */
 public final class ApiKeyFilter implements WebFilter, Ordered {
+    private static final String ADMIN = ApiKeyFilter.class.getName() + ".admin";
     private final ApiKeys keys;
     private final ProblemWriter problems;
 
@@ -48,18 +50,29 @@ public final class ApiKeyFilter implements WebFilter, Ordered {
             String q = exchange.getRequest().getQueryParams().getFirst("access_token");
             if (q != null && q.length() <= 1024) token = q;
         }
-        String owner;
+        ApiKeys.Key key = null;
         if (token == null || token.isEmpty()) {
             if (!keys.anonymous())
-                return problems.write(exchange, new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized",
-                        "an API key is required: send 'Authorization: Bearer <key>'"));
-            owner = "anonymous";
+                return problems.write(exchange, new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized", keys.missingKeyDetail()));
         } else {
-            owner = keys.owner(token);
-            if (owner == null) return problems.write(exchange, new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized", "unknown API key"));
+            key = keys.find(token);
+            if (key == null && !keys.open())
+                return problems.write(exchange, new ApiException(HttpStatus.UNAUTHORIZED, "unauthorized", "unknown API key"
+                        + (keys.keyHint() != null ? "; " + keys.keyHint() : "")));
         }
-        exchange.getAttributes().put(Caller.ATTRIBUTE, new Caller(owner));
+        exchange.getAttributes().put(Caller.ATTRIBUTE, new Caller(key == null ? "anonymous" : key.id()));
+        if (keys.admin(key)) exchange.getAttributes().put(ADMIN, Boolean.TRUE);
         return chain.filter(exchange);
+    }
+
+    /**
+     * Fails with 403 unless the caller may administer the server: any caller where no key is
+     * configured, else a key marked admin (the first-run admin key is one).
+     */
+    public static void requireAdmin(ServerWebExchange exchange, String what) {
+        if (!Boolean.TRUE.equals(exchange.getAttribute(ADMIN)))
+            throw new ApiException(HttpStatus.FORBIDDEN, "forbidden", what + " needs an admin key (kaze.auth.keys[n].admin=true, "
+                    + "or the admin key created in the data directory at the first start)");
     }
 
     /**
@@ -76,6 +89,7 @@ public final class ApiKeyFilter implements WebFilter, Ordered {
         }
         if (token == null || token.isEmpty()) return keys.anonymous() ? new Caller("anonymous") : null;
         String owner = keys.owner(token);
+        if (owner == null && keys.open()) return new Caller("anonymous");
         return owner == null ? null : new Caller(owner);
     }
 }

@@ -8,11 +8,18 @@ import java.util.List;
 
 /**
  * The API keys the server accepts, as SHA-256 hashes, and whether a request without a key is let in
- * (as the owner {@code anonymous}).
+ * (as the owner {@code anonymous}). With anonymous access and no keys at all (the local quickstart),
+ * a request with any key is let in as well: OpenAI's SDKs always send one. keyHint, when set, tells a
+ * caller without a key where to find one (the first-run admin key's file).
  */
-public record ApiKeys(boolean anonymous, List<Key> keys) {
-    /** One key: its id (the owner of its jobs) and the SHA-256 of the key. */
-    public record Key(String id, byte[] sha256) {
+public record ApiKeys(boolean anonymous, List<Key> keys, String keyHint) {
+    /** One key: its id (the owner of its jobs), the SHA-256 of the key, and whether it may administer (pull models). */
+    public record Key(String id, byte[] sha256, boolean admin) {
+        public Key(String id, byte[] sha256) { this(id, sha256, false); }
+
+        /** The same key, allowed to administer or not. */
+        public Key admin(boolean admin) { return new Key(id, sha256, admin); }
+
         /**
          * A configured key: its id and either the hex SHA-256 of the key (preferred) or the key itself;
          * {@code property} names the setting for the messages.
@@ -32,15 +39,35 @@ public record ApiKeys(boolean anonymous, List<Key> keys) {
         keys = List.copyOf(keys);
     }
 
-    /** The id of the key, comparing against every key in constant time; null when none matches. */
-    String owner(String token) {
+    public ApiKeys(boolean anonymous, List<Key> keys) { this(anonymous, keys, null); }
+
+    /** The key a token is, comparing against every key in constant time; null when none matches. */
+    Key find(String token) {
         byte[] hash = sha256(token);
-        String found = null;
-        for (Key k : keys) if (MessageDigest.isEqual(hash, k.sha256())) found = k.id();
+        Key found = null;
+        for (Key k : keys) if (MessageDigest.isEqual(hash, k.sha256())) found = k;
         return found;
     }
 
-    static byte[] sha256(String s) {
+    /** The id of the key, or null when none matches. */
+    String owner(String token) {
+        Key k = find(token);
+        return k == null ? null : k.id();
+    }
+
+    /** Any key is let in as anonymous: anonymous access with no keys configured. */
+    boolean open() { return anonymous && keys.isEmpty(); }
+
+    /** Who may administer: everyone when no key is configured, else the keys marked admin. */
+    boolean admin(Key key) { return keys.isEmpty() || key != null && key.admin(); }
+
+    /** The answer to a request without a key. */
+    String missingKeyDetail() {
+        return keyHint != null ? "no key was sent; " + keyHint : "an API key is required: send 'Authorization: Bearer <key>'";
+    }
+
+    /** The SHA-256 of a key, as configured keys are kept. */
+    public static byte[] sha256(String s) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
         } catch (NoSuchAlgorithmException e) {

@@ -143,11 +143,32 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
         }
     }
 
-    /** @param dir a model directory (Hugging Face or ComfyUI layout); null serves the preview model */
-    public record Models(Path dir, Path loras) {}
+    /**
+     * @param dir             the active model's directory (Hugging Face or ComfyUI layout); null serves the preview model.
+     *                        An incomplete directory is reported by readiness and loaded as soon as it is complete
+     * @param loras           the LoRA catalog directory (default {@code <dir>/loras}, or {@code <data dir>/loras} for the preview)
+     * @param root            where {@code POST /v1/models/{bundle}/pull} puts a model bundle, as {@code <root>/<bundle>}
+     *                        (default {@code <data dir>/models})
+     * @param hfEndpoint      the Hugging Face hub or mirror to pull from (default $HF_ENDPOINT, else https://huggingface.co)
+     * @param hfToken         a Hugging Face token for gated repositories (default $HF_TOKEN)
+     * @param civitaiEndpoint Civitai's address (default $CIVITAI_ENDPOINT, else https://civitai.com)
+     * @param civitaiToken    a Civitai API key, needed for the Ghibli LoRA (default $CIVITAI_TOKEN)
+     */
+    public record Models(Path dir, Path loras, Path root, String hfEndpoint, String hfToken, String civitaiEndpoint,
+                         String civitaiToken) {}
+
+    /** The models root: kaze.models.root, else {@code <data dir>/models}. */
+    public Path modelsRoot() {
+        return models != null && models.root() != null ? models.root() : dataDir.resolve("models");
+    }
+
+    /** The active model's directory, or null for the preview model. */
+    public Path modelDir() { return models == null ? null : models.dir(); }
 
     /**
-     * @param anonymous allow requests without a key (the local quickstart enables it)
+     * @param anonymous allow requests without a key (the local quickstart enables it); with no keys configured a request
+     *                  with any key is let in too (OpenAI's SDKs always send one). With anonymous off and no keys, the
+     *                  first start creates an admin key in {@code <data dir>/admin-key}
      * @param keys      API keys: an id (the owner of its jobs) and the SHA-256 hex of the key, or the key itself
      */
     public record Auth(@DefaultValue("false") boolean anonymous, List<ApiKey> keys) {
@@ -159,8 +180,9 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
     /**
      * @param sha256    hex SHA-256 of the key (preferred); key: the key itself, hashed at start-up
      * @param maxQueued queued or running jobs this key may have (overrides kaze.limits.per-key-queued)
+     * @param admin     may pull models ({@code POST /v1/models/{bundle}/pull}); default false
      */
-    public record ApiKey(String id, String sha256, String key, Integer maxQueued) {}
+    public record ApiKey(String id, String sha256, String key, Integer maxQueued, Boolean admin) {}
 
     /**
      * @param maxQueued       jobs waiting in the whole queue before submissions get 429

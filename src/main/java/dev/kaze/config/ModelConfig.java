@@ -15,9 +15,11 @@ import dev.kaze.video.Mp4Encoder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /** The served model (its id, LoRA catalog and default LoRAs), the job queue over the store, the event streams, the encoder. */
@@ -35,8 +37,17 @@ public class ModelConfig {
             if (loraDir == null) loraDir = props.dataDir().resolve("loras");
             return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of(), WanModel::previewDitShapes);
         }
-        ModelDirectory.ModelFiles files = ModelDirectory.scan(m.dir());
-        LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
+        Path dir = m.dir();
+        ModelDirectory.ModelFiles files;
+        try {
+            files = ModelDirectory.scan(dir);
+        } catch (ModelDirectory.IncompleteException e) {
+            // served once complete (a pull, or files copied in): the worker retries and readiness lists what is missing
+            LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : dir.resolve("loras"));
+            return new ModelInfo(expectedId(dir), false, catalog, Recipe.defaultLoras(catalog),
+                    () -> TensorSource.open(ModelDirectory.scan(dir).dit()));
+        }
+        LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras() != null ? files.loras() : dir.resolve("loras"));
         String id;
         if (files.ditConfig() != null) id = Recipe.modelId(DitConfig.read(files.ditConfig()));
         else try (TensorSource dit = TensorSource.open(files.dit())) {   // headers only
@@ -44,6 +55,22 @@ public class ModelConfig {
         }
         Path dit = files.dit();
         return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog), () -> TensorSource.open(dit));
+    }
+
+    /** The id of a model not complete yet: from its config when there, else from the bundle it is the directory of. */
+    static String expectedId(Path dir) {
+        Path config = dir.resolve("config.json");
+        if (Files.isRegularFile(config)) {
+            try {
+                return Recipe.modelId(DitConfig.read(config));
+            } catch (RuntimeException e) {
+                // a partial or foreign config: fall back to the directory's name
+            }
+        }
+        String name = dir.getFileName() == null ? "" : dir.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.startsWith("wan2.1-t2v-14b")) return "wan2.1-t2v-14b";
+        if (name.startsWith("wan2.1-t2v-1.3b")) return "wan2.1-t2v-1.3b";
+        return "wan2.1-t2v";
     }
 
     @Bean

@@ -1,5 +1,6 @@
 package dev.kaze.config;
 
+import dev.kaze.api.AdminKeyFile;
 import dev.kaze.api.ApiKeyFilter;
 import dev.kaze.api.ApiKeys;
 import dev.kaze.api.BodyLimitFilter;
@@ -13,6 +14,8 @@ import dev.kaze.api.WireProblemHandler;
 import dev.kaze.jobs.JobEvents;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.training.DatasetArchive;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -30,15 +33,28 @@ import java.util.List;
  */
 @Configuration(proxyBeanMethods = false)
 public class WebConfig implements WebFluxConfigurer {
+    private static final Logger log = LoggerFactory.getLogger(WebConfig.class);
     private final KazeProperties props;
 
     public WebConfig(KazeProperties props) { this.props = props; }
 
+    /**
+     * The configured keys; with none and anonymous access off, the admin key kept in the data directory
+     * (created at the first start and shown in the log that once).
+     */
     @Bean
     ApiKeys apiKeys() {
         KazeProperties.Auth auth = props.auth();
+        if (auth.keys().isEmpty() && !auth.anonymous()) {
+            AdminKeyFile admin = AdminKeyFile.loadOrCreate(props.dataDir().resolve("admin-key"));
+            if (admin.created())
+                log.warn("No API key is configured and anonymous access is off: created the admin API key {} in {} (mode 600). "
+                        + "Send it as 'Authorization: Bearer <key>'; it is not shown again.", admin.key(), admin.file());
+            else log.info("No API key is configured: using the admin API key in {}", admin.file());
+            return new ApiKeys(false, List.of(admin.apiKey()), admin.hint());
+        }
         return new ApiKeys(auth.anonymous(), auth.keys().stream()
-                .map(k -> ApiKeys.Key.of(k.id(), k.sha256(), k.key(), "kaze.auth.keys")).toList());
+                .map(k -> ApiKeys.Key.of(k.id(), k.sha256(), k.key(), "kaze.auth.keys").admin(Boolean.TRUE.equals(k.admin()))).toList());
     }
 
     @Bean

@@ -1,5 +1,6 @@
 package dev.kaze.jobs;
 
+import dev.kaze.pipeline.ModelDirectory;
 import dev.kaze.pipeline.WanModel;
 import dev.kaze.pipeline.WanPipeline;
 import dev.kaze.video.Mp4Encoder;
@@ -8,9 +9,11 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -23,6 +26,8 @@ import java.util.function.Supplier;
  */
 public final class DeviceWorker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
+    /** How often loading is retried while the model directory lacks files, by default. */
+    public static final Duration INCOMPLETE_RETRY = Duration.ofSeconds(3);
 
     private final JobQueue queue;
     private final Supplier<WanModel> modelLoader;
@@ -34,11 +39,20 @@ public final class DeviceWorker implements AutoCloseable {
     private volatile boolean running = true;
     private volatile boolean ready;
     private volatile String loadError;
+    private final Semaphore reloads = new Semaphore(0);
+    private final Duration incompleteRetry;
     private Thread thread;
 
     /** checkpointEvery: save a render's state every this many denoising steps (0: never). */
     public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, String workerId,
                         int checkpointEvery) {
+        this(queue, modelLoader, encoder, metrics, workerId, checkpointEvery, INCOMPLETE_RETRY);
+    }
+
+    /** incompleteRetry: how often loading is retried while the model directory lacks files. */
+    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, String workerId,
+                        int checkpointEvery, Duration incompleteRetry) {
+        this.incompleteRetry = incompleteRetry;
         this.queue = queue;
         this.modelLoader = modelLoader;
         this.metrics = metrics;
@@ -61,15 +75,43 @@ public final class DeviceWorker implements AutoCloseable {
 
     public String workerId() { return workerId; }
 
-    private void run() {
-        WanModel model;
-        try {
-            model = modelLoader.get();
-        } catch (RuntimeException e) {
-            loadError = e.getMessage();
-            log.error("cannot load the model: {}", e.getMessage(), e);
-            return;
+    /**
+     * Loads the model again if it could not be loaded (a pull completed the model directory, or its
+     * files were fixed); does nothing once the model is loaded.
+     */
+    public void reload() { reloads.release(); }
+
+    /** The model, retried while its directory is incomplete (every few seconds) or after {@link #reload()}; null once closed. */
+    private WanModel load() {
+        while (running) {
+            try {
+                WanModel model = modelLoader.get();
+                if (loadError != null) log.info("the model is loaded now");
+                loadError = null;
+                return model;
+            } catch (RuntimeException e) {
+                boolean incomplete = e instanceof ModelDirectory.IncompleteException;
+                if (!Objects.equals(e.getMessage(), loadError)) {
+                    if (incomplete) log.error("cannot load the model yet, retrying every {} s and after each pull: {}",
+                            incompleteRetry.toSeconds(), e.getMessage());
+                    else log.error("cannot load the model (retried after a pull of its bundle): {}", e.getMessage(), e);
+                }
+                loadError = e.getMessage();
+                try {
+                    if (incomplete) reloads.tryAcquire(incompleteRetry.toMillis(), TimeUnit.MILLISECONDS);
+                    else reloads.acquire();
+                    reloads.drainPermits();
+                } catch (InterruptedException stop) {
+                    // close() wakes the worker; the loop sees that it no longer runs
+                }
+            }
         }
+        return null;
+    }
+
+    private void run() {
+        WanModel model = load();
+        if (model == null) return;
         try (model; WanPipeline pipeline = new WanPipeline(model)) {   // the pipeline's text cache is released first
             int requeued = queue.store().requeueInterrupted(workerId);
             if (requeued > 0) log.info("requeued {} job(s) interrupted by a restart", requeued);

@@ -28,9 +28,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * CDN for LFS files, a relative 307 for git files), Range on the CDN, tokens for gated repos, and
  * faults on demand (a cut connection, a corrupted byte, Range ignored, a slow body).
  */
-final class FakeHub implements AutoCloseable {
-    static final String HF_TOKEN = "hf_secret";
-    static final String CIVITAI_TOKEN = "civitai_secret";
+public final class FakeHub implements AutoCloseable {
+    public static final String HF_TOKEN = "hf_secret";
+    public static final String CIVITAI_TOKEN = "civitai_secret";
 
     record Seen(String path, String range, String authorization) {}
 
@@ -48,9 +48,9 @@ final class FakeHub implements AutoCloseable {
     final AtomicInteger corruptionsLeft = new AtomicInteger();
     volatile boolean ignoreRange;
     volatile int pageSize = 1000;
-    volatile long chunkDelayMillis;
+    public volatile long chunkDelayMillis;
 
-    FakeHub() throws IOException {
+    public FakeHub() throws IOException {
         hub = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         cdn = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         hub.createContext("/", this::hub);
@@ -61,19 +61,19 @@ final class FakeHub implements AutoCloseable {
         cdn.start();
     }
 
-    URI endpoint() { return URI.create("http://127.0.0.1:" + hub.getAddress().getPort()); }
+    public URI endpoint() { return URI.create("http://127.0.0.1:" + hub.getAddress().getPort()); }
 
     String cdnAuthority() { return "127.0.0.1:" + cdn.getAddress().getPort(); }
 
-    void put(String repo, String path, byte[] bytes) {
+    public void put(String repo, String path, byte[] bytes) {
         repos.computeIfAbsent(repo, r -> new ConcurrentHashMap<>()).put(path, bytes);
         blobs.put(sha256(bytes), bytes);
     }
 
-    void gate(String repo) { gated.add(repo); }
+    public void gate(String repo) { gated.add(repo); }
 
     /** A Civitai model whose newest version has one file served by the CDN. */
-    void civitaiModel(long id, long versionId, String fileName, byte[] bytes) {
+    public void civitaiModel(long id, long versionId, String fileName, byte[] bytes) {
         blobs.put(sha256(bytes), bytes);
         blobs.put("civitai-" + versionId, bytes);
         civitaiModels.put(id, """
@@ -87,7 +87,7 @@ final class FakeHub implements AutoCloseable {
                 sha256(bytes).toUpperCase(), endpoint(), versionId));
     }
 
-    static String sha256(byte[] bytes) {
+    public static String sha256(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {
@@ -106,7 +106,7 @@ final class FakeHub implements AutoCloseable {
     }
 
     /** Deterministic bytes of a given length. */
-    static byte[] bytes(int length, int seed) {
+    public static byte[] bytes(int length, int seed) {
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) b[i] = (byte) (i * 31 + seed * 7 + (i >> 8));
         return b;
