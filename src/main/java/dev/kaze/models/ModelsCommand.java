@@ -12,9 +12,12 @@ import java.util.Map;
 
 /**
  * {@code kaze models list | status [bundle…] | pull <bundle>}: the command line for fetching the
- * weights, run by {@code java -jar kaze.jar models …}. Models go to {@code <root>/<bundle>}
- * (--root, KAZE_MODELS_ROOT, default ./models), LoRAs to --loras (KAZE_MODELS_LORAS, default
- * {@code <root>/loras}); HF_ENDPOINT, HF_TOKEN, CIVITAI_TOKEN are read from the environment.
+ * weights, run by {@code java -jar kaze.jar models …}. The defaults are the server's, read from the
+ * same environment variables, so a pull lands where the server looks: models go to
+ * {@code <root>/<bundle>} (--root, KAZE_MODELS_ROOT, default {@code <KAZE_DATA_DIR>/models} with the
+ * server's data directory ./data/kaze), LoRAs to --loras (KAZE_MODELS_LORAS, else
+ * {@code <KAZE_MODELS_DIR>/loras} as the server's catalog, else {@code <root>/loras}); HF_ENDPOINT,
+ * HF_TOKEN, CIVITAI_TOKEN are read from the environment.
  */
 public final class ModelsCommand {
     static final String USAGE = """
@@ -22,8 +25,9 @@ public final class ModelsCommand {
                    kaze models status [<bundle>...]
                    kaze models pull <bundle> [--rank 32|64|128]
                    kaze models pull url:<https://...> [--sha256 <hex>] [--as <name>]
-            options: --root <dir>   models root, each model in <root>/<bundle> (KAZE_MODELS_ROOT, default ./models)
-                     --loras <dir>  LoRA directory (KAZE_MODELS_LORAS, default <root>/loras)
+            options: --root <dir>   models root, each model in <root>/<bundle> (KAZE_MODELS_ROOT, default <KAZE_DATA_DIR>/models,
+                                    KAZE_DATA_DIR defaulting to ./data/kaze as for the server)
+                     --loras <dir>  LoRA directory (KAZE_MODELS_LORAS, else <KAZE_MODELS_DIR>/loras, else <root>/loras)
             environment: HF_ENDPOINT, HF_TOKEN (gated Hugging Face repositories), CIVITAI_TOKEN (Civitai downloads)""";
 
     private final FreeSpace freeSpace;
@@ -58,8 +62,10 @@ public final class ModelsCommand {
             } else positional.add(a);
         }
         if (positional.isEmpty()) return usage(err, "which command?");
-        Path root = Path.of(options.getOrDefault("root", env.getOrDefault("KAZE_MODELS_ROOT", "models")));
-        Path loras = Path.of(options.getOrDefault("loras", env.getOrDefault("KAZE_MODELS_LORAS", root.resolve("loras").toString())));
+        Path dataDir = Path.of(env.getOrDefault("KAZE_DATA_DIR", "data/kaze"));
+        Path root = Path.of(options.getOrDefault("root", env.getOrDefault("KAZE_MODELS_ROOT", dataDir.resolve("models").toString())));
+        Path catalog = env.containsKey("KAZE_MODELS_DIR") ? Path.of(env.get("KAZE_MODELS_DIR")).resolve("loras") : root.resolve("loras");
+        Path loras = Path.of(options.getOrDefault("loras", env.getOrDefault("KAZE_MODELS_LORAS", catalog.toString())));
         ModelPaths paths = new ModelPaths(root, loras);
         List<String> rest = positional.subList(1, positional.size());
         try {
