@@ -143,12 +143,17 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
         }
     }
 
-    /** @param dir a model directory (Hugging Face or ComfyUI layout); null serves the preview model */
+    /**
+     * @param dir   a model directory (Hugging Face or ComfyUI layout); none serves the built-in preview model
+     * @param loras the LoRA catalog, one {@code <name>.safetensors} per LoRA (default {@code <models dir>/loras}, or
+     *              {@code <data dir>/loras} with the preview model)
+     */
     public record Models(Path dir, Path loras) {}
 
     /**
      * @param anonymous allow requests without a key (the local quickstart enables it)
-     * @param keys      API keys: an id (the owner of its jobs) and the SHA-256 hex of the key, or the key itself
+     * @param keys      API keys: {@code kaze.auth.keys[N].id} (the owner of its jobs), {@code .sha256} (the hex SHA-256
+     *                  of the key) or {@code .key} (the key itself), and {@code .max-queued}
      */
     public record Auth(@DefaultValue("false") boolean anonymous, List<ApiKey> keys) {
         public Auth {
@@ -174,6 +179,7 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                          @DefaultValue("10s") Duration readTimeout, @DefaultValue("30m") Duration requestTimeout,
                          @DefaultValue("2GB") DataSize loraUploadMax) {}
 
+    /** @param allowedOrigins origins (such as {@code https://app.example.com}) allowed to call the API from a browser; none by default */
     public record Cors(List<String> allowedOrigins) {
         public Cors {
             allowedOrigins = allowedOrigins == null ? List.of() : List.copyOf(allowedOrigins);
@@ -186,6 +192,10 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      */
     public record Webhooks(String secret) {}
 
-    /** @param checkpointEvery save the latent every this many steps, so a restarted render resumes */
+    /**
+     * @param checkpointEvery save the latent every this many steps, so a restarted render resumes
+     * @param enabled         run the device worker in this process; {@code false} makes an API-only replica that
+     *                        queues jobs for workers elsewhere (they share the PostgreSQL job store)
+     */
     public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}
 }
