@@ -112,7 +112,7 @@ class ConfigurationReferenceTest {
                     .append(envVarCell(p.name(), p.type())).append(" | ").append(cell(markdown(p.description()))).append(" |\n");
             if (p.name().equals(lastOfGroup(properties, g))) b.append('\n');
         }
-        return b.toString();
+        return b.toString().stripTrailing() + "\n";
     }
 
     private static String lastOfGroup(List<Property> properties, String group) {
