@@ -58,6 +58,15 @@ class DocsCommandsTest {
     static final Path RUN = Path.of("target/docs-run");
     static final Path JS = Path.of("target/docs-js");
 
+    static {
+        // the docs create LoRAs by name and list jobs: each run starts from an empty data directory
+        try {
+            deleteTree(Path.of(DATA));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot empty " + DATA, e);
+        }
+    }
+
     @LocalServerPort int port;
 
     /** One fenced block: its language, whether it runs, its text, the outputs it must contain, where it starts. */
