@@ -117,7 +117,19 @@ class DocsCommandsTest {
         return tests.stream();
     }
 
+    static final List<String> TOOLS = List.of("bash", "curl", "zip", "node", "npm", "python3");
+
+    /** The programs the blocks run, each found on the PATH, else one message naming what to install. */
+    private static void checkTools() {
+        List<String> missing = TOOLS.stream().filter(t -> Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
+                .noneMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, t)))).toList();
+        if (!missing.isEmpty())
+            fail("the docs test runs the docs' commands and needs " + missing + " on the PATH; install them "
+                    + "(Debian: apt-get install curl zip nodejs npm python3)");
+    }
+
     private static void prepare(String file, Path dir) throws IOException {
+        checkTools();
         deleteTree(dir);
         Files.createDirectories(dir);
         if (file.equals("docs/training.md")) TestDatasets.write(dir.resolve("my-dataset"), true);
@@ -207,7 +219,7 @@ class DocsCommandsTest {
         if (Files.isDirectory(JS.resolve("node_modules/openai"))) return;
         Files.createDirectories(JS);
         Files.writeString(JS.resolve("package.json"), "{\"private\":true,\"type\":\"module\"}\n");
-        Result r = exec(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", JS.toAbsolutePath().toString(), "openai@^6"),
+        Result r = exec(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", JS.toAbsolutePath().toString(), "openai@7"),
                 JS, 300);
         if (r.exit() != 0) fail("npm install openai into " + JS + " failed (the JavaScript SDK examples need the npm registry):\n" + r.output());
     }
