@@ -146,7 +146,8 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
     /**
      * @param dir             the active model's directory (Hugging Face or ComfyUI layout); null serves the preview model.
      *                        An incomplete directory is reported by readiness and loaded as soon as it is complete
-     * @param loras           the LoRA catalog directory (default {@code <dir>/loras}, or {@code <data dir>/loras} for the preview)
+     * @param loras           the LoRA catalog, one {@code <name>.safetensors} per LoRA (default {@code <dir>/loras}, or
+     *                        {@code <data dir>/loras} with the preview model)
      * @param root            where {@code POST /v1/models/{bundle}/pull} puts a model bundle, as {@code <root>/<bundle>}
      *                        (default {@code <data dir>/models})
      * @param hfEndpoint      the Hugging Face hub or mirror to pull from (default $HF_ENDPOINT, else https://huggingface.co)
@@ -169,7 +170,8 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      * @param anonymous allow requests without a key (the local quickstart enables it); with no keys configured a request
      *                  with any key is let in too (OpenAI's SDKs always send one). With anonymous off and no keys, the
      *                  first start creates an admin key in {@code <data dir>/admin-key}
-     * @param keys      API keys: an id (the owner of its jobs) and the SHA-256 hex of the key, or the key itself
+     * @param keys      API keys: {@code kaze.auth.keys[N].id} (the owner of its jobs), {@code .sha256} (the hex SHA-256
+     *                  of the key) or {@code .key} (the key itself), {@code .max-queued}, and {@code .admin}
      */
     public record Auth(@DefaultValue("false") boolean anonymous, List<ApiKey> keys) {
         public Auth {
@@ -196,6 +198,7 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                          @DefaultValue("10s") Duration readTimeout, @DefaultValue("30m") Duration requestTimeout,
                          @DefaultValue("2GB") DataSize loraUploadMax) {}
 
+    /** @param allowedOrigins origins (such as {@code https://app.example.com}) allowed to call the API from a browser; none by default */
     public record Cors(List<String> allowedOrigins) {
         public Cors {
             allowedOrigins = allowedOrigins == null ? List.of() : List.copyOf(allowedOrigins);
@@ -208,6 +211,10 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      */
     public record Webhooks(String secret) {}
 
-    /** @param checkpointEvery save the latent every this many steps, so a restarted render resumes */
+    /**
+     * @param checkpointEvery save the latent every this many steps, so a restarted render resumes
+     * @param enabled         run the device worker in this process; {@code false} makes an API-only replica that
+     *                        queues jobs for workers elsewhere (they share the PostgreSQL job store)
+     */
     public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}
 }
