@@ -148,7 +148,7 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      *                        An incomplete directory is reported by readiness and loaded as soon as it is complete
      * @param loras           the LoRA catalog, one {@code <name>.safetensors} per LoRA (default {@code <dir>/loras}, or
      *                        {@code <data dir>/loras} with the preview model)
-     * @param root            where {@code POST /v1/models/{bundle}/pull} puts a model bundle, as {@code <root>/<bundle>}
+     * @param root            where {@code POST /v1/models/<bundle>/pull} puts a model bundle, as {@code <root>/<bundle>}
      *                        (default {@code <data dir>/models})
      * @param hfEndpoint      the Hugging Face hub or mirror to pull from (default $HF_ENDPOINT, else https://huggingface.co)
      * @param hfToken         a Hugging Face token for gated repositories (default $HF_TOKEN)
@@ -182,7 +182,7 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
     /**
      * @param sha256    hex SHA-256 of the key (preferred); key: the key itself, hashed at start-up
      * @param maxQueued queued or running jobs this key may have (overrides kaze.limits.per-key-queued)
-     * @param admin     may pull models ({@code POST /v1/models/{bundle}/pull}); default false
+     * @param admin     may pull models ({@code POST /v1/models/<bundle>/pull}); default false
      */
     public record ApiKey(String id, String sha256, String key, Integer maxQueued, Boolean admin) {}
 

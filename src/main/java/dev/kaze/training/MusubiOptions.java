@@ -21,7 +21,7 @@ public final class MusubiOptions {
     private MusubiOptions() {}
 
     /** Where the option's name points users for the list. */
-    public static final String DOCS = "README.md § Training LoRAs (musubi options)";
+    public static final String DOCS = "docs/training.md § musubi options";
 
     /** How Kaze treats an option {@link TrainingArgs} does not apply. */
     private sealed interface Use permits NoEffect, DefaultOnly {}
