@@ -79,7 +79,7 @@ class TrainingArgsTest {
                 "lr_scheduler", "network_module", "output_name", "sample_prompts[1]", "sample_prompts[2]", "fp8_scaled",
                 "gradient_checkpointing", "discrete_flow_shift", "blocks_to_swap"), byField.keySet(), byField.toString());
         assertTrue(byField.get("network_dim").contains("integer"));
-        assertTrue(byField.get("rank").contains("is not a musubi-tuner option") && byField.get("rank").contains("README.md"), byField.get("rank"));
+        assertTrue(byField.get("rank").contains("is not a musubi-tuner option") && byField.get("rank").contains("docs/training.md"), byField.get("rank"));
         assertTrue(byField.get("rank").length() < 200, "a short pointer, not the list of options: " + byField.get("rank"));
         assertTrue(byField.get("timestep_sampling").contains("only \"shift\""));
         assertTrue(byField.get("sample_prompts[2]").contains("--w"));
