@@ -490,6 +490,6 @@ class TrainingApiEndToEndTest {
         // an unknown option: once, short, pointing to the docs
         Map<String, String> unknown = errors(alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"args\":{\"network_dimm\":4,\"sdpa\":true}}"));
         assertThat(unknown).containsOnlyKeys("args.network_dimm");
-        assertThat(unknown.get("args.network_dimm")).contains("network_dim", "README").hasSizeLessThan(200);
+        assertThat(unknown.get("args.network_dimm")).contains("network_dim", "docs/training.md").hasSizeLessThan(200);
     }
 }
