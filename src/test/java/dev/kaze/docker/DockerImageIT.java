@@ -3,6 +3,7 @@ package dev.kaze.docker;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.command.BuildImageResultCallback;
 import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.model.Image;
 import dev.kaze.json.Json;
 import dev.kaze.video.VideoInfo;
 import dev.kaze.video.VideoProbe;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -54,6 +56,8 @@ class DockerImageIT {
     static GenericContainer<?> kaze;
     static HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     static Path work;
+    /** Untagged images there were before the build: the build's own (its other stages) are removed afterwards. */
+    static Set<String> danglingBefore = Set.of();
 
     @BeforeAll
     static void buildAndStart() throws IOException {
@@ -68,6 +72,7 @@ class DockerImageIT {
         assertThat(jar).as("the packaged jar (the IT runs after ./mvnw package)").isRegularFile();
 
         long t0 = System.nanoTime();
+        danglingBefore = dangling();
         String imageId = build(jar);
         System.out.printf("DockerImageIT: image %s (%s) built in %.1f s%n", TAG, imageId, (System.nanoTime() - t0) / 1e9);
 
@@ -124,7 +129,16 @@ class DockerImageIT {
     static void stopAndRemove() throws IOException {
         if (kaze != null) {
             kaze.stop();
-            DockerClientFactory.instance().client().removeImageCmd(TAG).withForce(true).exec();
+            DockerClient client = DockerClientFactory.instance().client();
+            client.removeImageCmd(TAG).withForce(true).exec();
+            for (String id : dangling())
+                if (!danglingBefore.contains(id)) {
+                    try {
+                        client.removeImageCmd(id).exec();
+                    } catch (RuntimeException e) {
+                        System.out.println("DockerImageIT: left image " + id + ": " + e.getMessage());
+                    }
+                }
         }
         if (work != null) deleteTree(work);
     }
@@ -207,6 +221,11 @@ class DockerImageIT {
         assertThat(id.getStdout().strip()).isEqualTo("10001");
         Container.ExecResult java = kaze.execInContainer("java", "--list-modules");
         assertThat(java.getStdout()).contains("java.base").doesNotContain("jdk.compiler", "jdk.jshell");
+    }
+
+    static Set<String> dangling() {
+        return DockerClientFactory.instance().client().listImagesCmd().withDanglingFilter(true).exec().stream()
+                .map(Image::getId).collect(Collectors.toSet());
     }
 
     static void deleteTree(Path dir) throws IOException {
