@@ -61,10 +61,11 @@ class DockerImageIT {
 
     @BeforeAll
     static void buildAndStart() throws IOException {
-        if (!DockerClientFactory.instance().isDockerAvailable()) {
+        String noDocker = dockerProblem();
+        if (noDocker != null) {
             if ("1".equals(System.getenv("KAZE_REQUIRE_DOCKER")))
-                fail("KAZE_REQUIRE_DOCKER=1 but no Docker daemon answers (start dockerd, or see .ci/run)");
-            Assumptions.abort("no Docker daemon; set KAZE_REQUIRE_DOCKER=1 to make this a failure");
+                fail("KAZE_REQUIRE_DOCKER=1 but Docker cannot be used (" + noDocker + "); start dockerd, or see .ci/run");
+            Assumptions.abort("no usable Docker (" + noDocker + "); set KAZE_REQUIRE_DOCKER=1 to make this a failure");
         }
         String classifier = System.getProperty("kaze.torch.classifier", "linux-x86_64");
         Assumptions.assumeFalse(classifier.endsWith("-gpu"), "a -Pcuda jar goes into the cuda image, which needs a GPU to test");
@@ -90,6 +91,17 @@ class DockerImageIT {
         }
         System.out.printf("DockerImageIT: container ready in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         work = Files.createTempDirectory("kaze-docker-it");
+    }
+
+    /** Null when Testcontainers reaches a Docker daemon, else why not. */
+    static String dockerProblem() {
+        try {
+            return DockerClientFactory.instance().isDockerAvailable() ? null : "no Docker daemon answers";
+        } catch (RuntimeException e) {
+            // e.g. inside a container, where Testcontainers looks for the host's address by running an image it
+            // may not be able to pull: TESTCONTAINERS_HOST_OVERRIDE=localhost avoids that with a local daemon
+            return e.toString();
+        }
     }
 
     /** Builds through the Docker API from a context of just the Dockerfile, the entry point and the jar. */
