@@ -135,9 +135,13 @@ class StudioBrowserTest {
     @AfterEach
     void noConsoleErrorsAndScreenshot(TestInfo info) throws IOException {
         screenshot(info.getTestMethod().orElseThrow().getName());
-        List<LogEntry> severe = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
-                .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).toList();
-        assertThat(severe).as("browser console errors").isEmpty();
+        assertThat(severeLogs()).as("browser console errors").isEmpty();
+    }
+
+    /** The console's SEVERE entries since the last call (reading them clears them). */
+    static List<String> severeLogs() {
+        return driver.manage().logs().get(LogType.BROWSER).getAll().stream()
+                .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage).toList();
     }
 
     void screenshot(String name) throws IOException {
@@ -223,6 +227,25 @@ class StudioBrowserTest {
         assertThat(((Number) js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")).intValue())
                 .as("horizontal overflow at 390 px").isLessThanOrEqualTo(0);
         screenshot("phone");
+    }
+
+    @Test
+    void enhancePromptShowsTheTextOrSaysPolitelyThatItIsOff() {
+        set("prompt", "a cat on a roof");
+        byId("enhance").click();
+        waitUntil("the enhancer answers", () -> byId("enhanced-box").isDisplayed() || byId("enhance").getDomAttribute("hidden") != null);
+        if (byId("enhance").getDomAttribute("hidden") != null) {
+            // off on this server (503 prompt-enhancer-off, or no such endpoint): said so, the controls off, no error banner
+            assertThat(byId("enhance-state").getText()).contains("not switched on");
+            assertThat(byId("enhance-on-submit").isEnabled()).isFalse();
+            assertThat(byId("error").isDisplayed()).isFalse();
+            // the browser reports the refused call itself; nothing else may be in the console
+            assertThat(severeLogs()).allMatch(m -> m.contains("/v1/prompts/enhance") && m.matches(".*status of (404|503).*"));
+        } else {
+            assertThat(byId("enhanced").getDomProperty("value")).isNotBlank();
+            byId("use-enhanced").click();
+            assertThat(byId("prompt").getDomProperty("value")).isEqualTo(byId("enhanced").getDomProperty("value"));
+        }
     }
 
     @Test
