@@ -385,13 +385,19 @@ function renderTrainings() {
 function drawLoss() {
   const svg = $('loss-chart');
   svg.dataset.points = String(loss.length);
-  if (!loss.length) { $('loss-line').setAttribute('points', ''); $('avg-line').setAttribute('points', ''); return; }
+  if (!loss.length) {
+    for (const id of ['loss-line', 'avg-line']) $(id).setAttribute('points', '');
+    $('loss-max').textContent = $('loss-min').textContent = '';
+    return;
+  }
   const vals = loss.flatMap((p) => [p.loss, p.avg]).filter(Number.isFinite);
   const lo = Math.min(...vals), hi = Math.max(...vals), span = hi - lo || 1;
   const maxStep = Math.max(...loss.map((p) => p.step), 1);
   const pt = (step, y) => `${(8 + (384 * step) / maxStep).toFixed(1)},${(152 - (144 * (y - lo)) / span).toFixed(1)}`;
   $('loss-line').setAttribute('points', loss.map((p) => pt(p.step, p.loss)).join(' '));
   $('avg-line').setAttribute('points', loss.map((p) => pt(p.step, p.avg)).join(' '));
+  $('loss-max').textContent = hi.toPrecision(3);
+  $('loss-min').textContent = lo.toPrecision(3);
   const last = loss[loss.length - 1];
   $('loss-caption').textContent = `Loss per step (avg dashed): step ${last.step}, loss ${last.loss.toFixed(4)}, avg ${last.avg.toFixed(4)}`;
 }

@@ -261,12 +261,15 @@ class StudioBrowserTest {
         List<?> seen = (List<?>) js("return window.__seen.status");
         assertThat(seen.stream().map(String::valueOf).anyMatch(s -> s.matches(".*step \\d of " + steps + ".*")))
                 .as("a 'step n of %d' status while it rendered, among %s", steps, seen).isTrue();
+        // live previews: every preview event of the job's log changed the image (a server without preview events has none)
+        HttpResponse<String> log = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base() + "/v1/videos/" + id + "/events"))
+                .header("Authorization", "Bearer " + KEY).header("Accept", "text/event-stream").build(), HttpResponse.BodyHandlers.ofString());
+        long previewEvents = log.body().lines().filter(l -> l.equals("event:preview")).count();
         boolean serverSendsPreviews = Arrays.stream(JobEventType.values()).anyMatch(t -> t.wireName().equals("preview"));
-        if (serverSendsPreviews) {
-            List<?> previews = (List<?>) js("return window.__seen.preview.filter(s => s)");
-            assertThat(previews).as("live preview images shown while rendering").isNotEmpty();
-            assertThat(previews.stream().distinct().count()).as("each preview event changes the image URL").isEqualTo(previews.size());
-        }
+        if (serverSendsPreviews) assertThat(previewEvents).as("preview events in the log of %s", id).isPositive();
+        List<?> previews = (List<?>) js("return window.__seen.preview.filter(s => s)");
+        assertThat(previews).as("live preview images shown while rendering").hasSize((int) previewEvents);
+        assertThat(previews.stream().distinct().count()).as("each preview event changes the image URL").isEqualTo(previewEvents);
         // the finished video plays in the page, seekable (Range), with the frames it was asked for
         waitUntil("the video element has data", Duration.ofSeconds(30), () -> ((Number) js("return document.getElementById('player').readyState")).intValue() >= 2);
         double duration = ((Number) js("return document.getElementById('player').duration")).doubleValue();
