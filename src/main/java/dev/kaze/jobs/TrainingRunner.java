@@ -94,7 +94,7 @@ public final class TrainingRunner implements JobRunner {
         }
         BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
         progress(store, id, "prepare", 1, 0, 0, null);
-        try (PointerScope scope = new PointerScope(); TrainingUsage usage = TrainingUsage.start(store, id, pipeline)) {
+        try (PointerScope scope = new PointerScope(); TrainingUsage usage = TrainingUsage.start(queue, id, pipeline)) {
             DatasetConfig config = spec.config();
             List<TrainingSample> samples;
             try {

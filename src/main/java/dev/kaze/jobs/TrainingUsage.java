@@ -39,8 +39,9 @@ final class TrainingUsage implements AutoCloseable {
     }
 
     /** Starts timing job {@code id} on the pipeline's device. */
-    static TrainingUsage start(JobStore store, String id, WanPipeline pipeline) {
-        return new TrainingUsage(store, id, pipeline.model().id(), PeakMemory.start(pipeline.model().device()), System::nanoTime);
+    static TrainingUsage start(JobQueue queue, String id, WanPipeline pipeline) {
+        return new TrainingUsage(queue.store(), id, queue.model().identity(), PeakMemory.start(pipeline.model().device()),
+                System::nanoTime);
     }
 
     /** Gives the time since the previous mark to {@code stage}. */

@@ -92,14 +92,13 @@ final class VideoFinisher implements AutoCloseable {
     }
 
     /**
-     * The job's usage: the stage times (encode included), the peak memory of the render, the model's id (the preview
-     * model has no files; a served checkpoint's file identity is not reachable from here yet) and each LoRA's SHA-256,
-     * as in the manifest.
+     * The job's usage: the stage times (encode included), the peak memory of the render, the model's identity
+     * ({@link ModelIdentity}) and each LoRA's SHA-256, as in the manifest.
      */
     private JobUsage usage(GenerateRequest.Resolved r, GeneratedVideo video, VideoProgress progress, PeakMemory.Reading peak) {
         Map<String, String> loras = new LinkedHashMap<>();
         for (GenerateRequest.LoraRef l : r.loras()) loras.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
-        return new JobUsage(progress.stageSeconds(), peak.bytes(), peak.source(), video.modelId(), loras);
+        return new JobUsage(progress.stageSeconds(), peak.bytes(), peak.source(), queue.model().identity(), loras);
     }
 
     /** The file's SHA-256, computed once per path. */

@@ -57,26 +57,26 @@ final class VideoJobRunner implements JobRunner {
         } catch (JobNotFoundException e) {
             throw e;
         } catch (CancelledException e) {
-            recordUsage(store, id, progress, peak, pipeline);
+            recordUsage(store, id, progress, peak, queue.model().identity());
             if (!running.getAsBoolean()) return ended(JobOutcome.INTERRUPTED);   // requeued at the next start
             store.cancel(id);
             return ended(JobOutcome.CANCELLED);
         } catch (RuntimeException | Error e) {
             log.warn("job {} failed: {}", id, e.getMessage(), e);
-            recordUsage(store, id, progress, peak, pipeline);
+            recordUsage(store, id, progress, peak, queue.model().identity());
             store.fail(id, ProblemTypes.failure("generation-failed", "Generation failed", 500, e.getMessage()));
             return ended(JobOutcome.FAILED);
         }
     }
 
     /** The device time a render that did not finish used (a resumed job's runs add up); never fails the job. */
-    private static void recordUsage(JobStore store, String id, VideoProgress progress, PeakMemory peak, WanPipeline pipeline) {
+    private static void recordUsage(JobStore store, String id, VideoProgress progress, PeakMemory peak, String model) {
         if (progress == null) return;
         try {
             progress.end();
             PeakMemory.Reading memory = peak == null ? new PeakMemory.Reading(null, null) : peak.read();
             store.recordUsage(id, new JobUsage(progress.stageSeconds(), memory.bytes(), memory.source(),
-                    pipeline.model().id(), Map.of()));
+                    model, Map.of()));
         } catch (RuntimeException e) {
             log.warn("could not record the usage of job {}: {}", id, e.getMessage());
         }
