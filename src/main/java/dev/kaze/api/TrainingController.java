@@ -102,7 +102,8 @@ public class TrainingController {
     // ---- read ----
 
     private ObjectNode view(Job job) {
-        return TrainingObject.of(job, job.status() == JobStatus.QUEUED ? queue.store().queuePosition(job.id()) : null);
+        return TrainingObject.of(job, job.status() == JobStatus.QUEUED ? queue.store().queuePosition(job.id()) : null)
+                .set("usage", UsageView.of(queue.store().usage(job.id()).orElse(null)));
     }
 
     private Job find(Caller caller, String id) {

@@ -77,7 +77,7 @@ public class VideoController {
             double elapsed = Duration.between(job.startedAt(), Instant.now()).toMillis() / 1000.0;
             eta = Math.round(elapsed / job.step() * Math.max(0, job.totalSteps() - job.step()));
         }
-        return VideoObject.of(job, position, eta);
+        return VideoObject.of(job, position, eta, queue.store().usage(job.id()).orElse(null));
     }
 
     @GetMapping("/{id}")

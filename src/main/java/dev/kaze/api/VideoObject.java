@@ -2,6 +2,7 @@ package dev.kaze.api;
 
 import dev.kaze.jobs.Job;
 import dev.kaze.jobs.JobStatus;
+import dev.kaze.jobs.JobUsage;
 import dev.kaze.json.Json;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
@@ -51,6 +52,11 @@ final class VideoObject {
     }
 
     static ObjectNode of(Job job, Integer queuePosition, Long etaSeconds) {
+        return of(job, queuePosition, etaSeconds, null);
+    }
+
+    /** The video object with its {@code usage} (null until the job recorded one, see {@link UsageView}). */
+    static ObjectNode of(Job job, Integer queuePosition, Long etaSeconds, JobUsage usage) {
         JsonNode resolved = job.resolvedJson() == null ? Json.MAPPER.createObjectNode() : Json.MAPPER.readTree(job.resolvedJson());
         ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("id", job.id());
@@ -76,6 +82,7 @@ final class VideoObject {
         n.put("priority", job.priority());
         if (job.startedAt() != null) n.put("started_at", job.startedAt().getEpochSecond()); else n.putNull("started_at");
         n.set("request", resolved);
+        n.set("usage", UsageView.of(usage));
         if (job.metadataJson() != null) n.set("metadata", Json.MAPPER.readTree(job.metadataJson())); else n.putNull("metadata");
         ObjectNode links = n.putObject("links");
         String self = VideoController.PATH + "/" + job.id();

@@ -3,6 +3,7 @@ package dev.kaze.config;
 import dev.kaze.jobs.JobEvents;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStore;
+import dev.kaze.jobs.ModelIdentity;
 import dev.kaze.jobs.ModelInfo;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.ModelDirectory;
@@ -17,6 +18,7 @@ import org.springframework.context.annotation.Configuration;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -54,7 +56,8 @@ public class ModelConfig {
             id = Recipe.modelId(DitConfig.detect(dit));
         }
         Path dit = files.dit();
-        return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog), () -> TensorSource.open(dit));
+        String identity = ModelIdentity.of(id, Arrays.asList(dit, files.textEncoder(), files.vae()));
+        return new ModelInfo(id, false, catalog, Recipe.defaultLoras(catalog), () -> TensorSource.open(dit), identity);
     }
 
     /** The id of a model not complete yet: from its config when there, else from the bundle it is the directory of. */

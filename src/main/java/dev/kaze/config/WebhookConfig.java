@@ -2,20 +2,34 @@ package dev.kaze.config;
 
 import dev.kaze.jobs.JobStore;
 import dev.kaze.jobs.WebhookRelay;
-import dev.kaze.jobs.webhooks.InMemoryWebhookOutbox;
+import dev.kaze.jobs.store.JdbcWebhookOutbox;
 import dev.kaze.jobs.webhooks.WebhookDispatcher;
 import dev.kaze.jobs.webhooks.WebhookListener;
 import dev.kaze.jobs.webhooks.WebhookSignature;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
 
+import javax.sql.DataSource;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.ThreadLocalRandom;
 
-/** Webhooks: the Standard Webhooks signing secret and the relay that delivers job events to the callers' URLs. */
+/**
+ * Webhooks: the Standard Webhooks signing secret and the relay that delivers job events to the callers' URLs. Pending
+ * deliveries are kept in the job store ({@link JdbcWebhookOutbox}), claimed by this process under an id of its own
+ * (host name + random suffix) for {@code kaze.webhooks.outbox-lease} (default 30s, renewed while it runs): after a
+ * crash the next process, or another replica, sends them once the lease ran out.
+ */
 @Configuration(proxyBeanMethods = false)
 public class WebhookConfig {
     private final KazeProperties props;
@@ -48,10 +62,26 @@ public class WebhookConfig {
     }
 
     @Bean(destroyMethod = "close")
-    WebhookRelay webhookRelay(JobStore store, WebhookSecret secret) {
+    @DependsOnDatabaseInitialization
+    WebhookRelay webhookRelay(JobStore store, WebhookSecret secret, DataSource dataSource, Environment environment) {
+        Duration lease = Binder.get(environment).bind("kaze.webhooks.outbox-lease", Duration.class)
+                .orElse(JdbcWebhookOutbox.DEFAULT_LEASE);
+        JdbcWebhookOutbox outbox = new JdbcWebhookOutbox(dataSource, replicaId(), lease, secret.value(), Clock.systemUTC());
         WebhookRelay relay = new WebhookRelay(store, new WebhookDispatcher(WebhookDispatcher.Settings.production(),
-                new InMemoryWebhookOutbox(), WebhookListener.NONE), secret.value());
+                outbox, WebhookListener.NONE), secret.value());
         relay.start();
         return relay;
+    }
+
+    /** This process's name for its outbox claims: unique per start, recognisable in the table. */
+    static String replicaId() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "kaze";
+        }
+        if (host.length() > 150) host = host.substring(0, 150);
+        return host + "-" + ProcessHandle.current().pid() + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
     }
 }

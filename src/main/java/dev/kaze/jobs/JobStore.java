@@ -1,5 +1,6 @@
 package dev.kaze.jobs;
 
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -94,6 +95,26 @@ public interface JobStore {
      * while it goes longer than the worker timeout without them. Added to the agreed contract; a no-op by default.
      */
     default void heartbeat(String workerId) {
+    }
+
+    /**
+     * Adds a run's usage to the job's ({@link JobUsage#plus}: a resumed job's runs add up) and stamps it now; kept
+     * when the job is deleted, for accounting. A no-op where the store keeps no usage.
+     */
+    default void recordUsage(String id, JobUsage usage) {
+    }
+
+    /** The job's recorded usage, if any. */
+    default Optional<JobUsage> usage(String id) {
+        return Optional.empty();
+    }
+
+    /**
+     * Device seconds per owner of the usage recorded in [from, to), sorted by owner; only {@code owner}'s when it is
+     * not null.
+     */
+    default List<OwnerUsage> usageByOwner(String owner, Instant from, Instant to) {
+        return List.of();
     }
 
     /** Latest render checkpoint (replaces the previous one). */

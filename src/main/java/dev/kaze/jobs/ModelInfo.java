@@ -15,11 +15,19 @@ import java.util.function.Supplier;
  * @param ditShapes opens the DiT's keys and shapes without loading its weights (a checkpoint's
  *                  header, or the preview model's generated layout); blocking, the caller closes
  *                  what it returns; null where unknown
+ * @param identity  the model's cheap stable identity for usage records ({@link ModelIdentity}); the id where
+ *                  there are no files
  */
 public record ModelInfo(String id, boolean preview, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras,
-                        Supplier<TensorSource> ditShapes) {
+                        Supplier<TensorSource> ditShapes, String identity) {
     public ModelInfo {
         defaultLoras = List.copyOf(defaultLoras);
+        if (identity == null) identity = id;
+    }
+
+    public ModelInfo(String id, boolean preview, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras,
+                     Supplier<TensorSource> ditShapes) {
+        this(id, preview, loras, defaultLoras, ditShapes, id);
     }
 
     public ModelInfo(String id, boolean preview, LoraCatalog loras, List<GenerateRequest.LoraRef> defaultLoras) {

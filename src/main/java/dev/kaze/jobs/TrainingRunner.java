@@ -120,18 +120,19 @@ public final class TrainingRunner implements JobRunner {
         if (!notes.isEmpty())
             store.appendEvent(id, JobEventType.NOTES.wireName(), Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(notes)).toString());
         progress(store, id, "prepare", 1, 0, 0, null);
-        try (PointerScope scope = new PointerScope()) {
+        try (PointerScope scope = new PointerScope(); TrainingUsage usage = TrainingUsage.start(queue, id, pipeline)) {
             DatasetConfig config = spec.config();
             TrainingData.Split samples;
             try {
                 samples = prepare(pipeline, spec, config, store, id, stop);
+                usage.mark("prepare");
             } catch (CancellationException e) {
                 return stopped(store, id);
             }
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples.training(), samples.validation(),
                     metadata(config, pipeline, samples.training().size()));
             SavedState state = resumeState(spec, out);
-            Listener listener = new Listener(store, id, spec, args.outputName(), out, stop);
+            TrainingListener listener = usage.timing(new Listener(store, id, spec, args.outputName(), out, stop));
             if (state != null) {
                 store.appendEvent(id, JobEventType.RESUMED.wireName(), Json.MAPPER.createObjectNode()
                         .put("state", state.dir().getFileName().toString()).put("from_step", state.step()).toString());
@@ -148,6 +149,7 @@ public final class TrainingRunner implements JobRunner {
             r.put("lora_file", out.relativize(result.lora()).toString());
             r.put("lora_name", spec.loraName());
             store.updateProgress(id, 100, "train", result.steps(), trainer.totalSteps());
+            usage.record();
             store.complete(id, resolved.toString());
             return JobOutcome.COMPLETED;
         }

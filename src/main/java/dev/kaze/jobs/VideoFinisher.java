@@ -18,6 +18,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -50,11 +51,12 @@ final class VideoFinisher implements AutoCloseable {
      * Completes exceptionally with {@link JobNotFoundException} when the job was deleted meanwhile (its files
      * are removed again).
      */
-    CompletableFuture<JobOutcome> finish(Job job, GenerateRequest.Resolved r, GeneratedVideo video) {
-        return CompletableFuture.supplyAsync(() -> write(job, r, video), encoding);
+    CompletableFuture<JobOutcome> finish(Job job, GenerateRequest.Resolved r, GeneratedVideo video, VideoProgress progress,
+                                         PeakMemory.Reading peak) {
+        return CompletableFuture.supplyAsync(() -> write(job, r, video, progress, peak), encoding);
     }
 
-    private JobOutcome write(Job job, GenerateRequest.Resolved r, GeneratedVideo video) {
+    private JobOutcome write(Job job, GenerateRequest.Resolved r, GeneratedVideo video, VideoProgress progress, PeakMemory.Reading peak) {
         String id = job.id();
         try {
             Path dir = queue.jobDir(id);
@@ -62,7 +64,10 @@ final class VideoFinisher implements AutoCloseable {
             RgbFrames frames = new RgbFrames(video.frames(), video.height(), video.width(), video.fps(), video.rgb());
             encoder.write(frames, dir.resolve("video.mp4"));
             Thumbnail.writeJpeg(frames, dir.resolve("thumbnail.jpg"));
-            Files.writeString(dir.resolve("request.json"), manifest(r, video).toPrettyString());
+            ObjectNode manifest = manifest(r, video);
+            Files.writeString(dir.resolve("request.json"), manifest.toPrettyString());
+            progress.end();
+            queue.store().recordUsage(id, usage(r, video, progress, peak));
             queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
             queue.store().complete(id, job.resolvedJson());
             return JobOutcome.COMPLETED;
@@ -84,6 +89,16 @@ final class VideoFinisher implements AutoCloseable {
         ObjectNode hashes = manifest.putObject("lora_sha256");
         for (GenerateRequest.LoraRef l : r.loras()) hashes.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
         return manifest;
+    }
+
+    /**
+     * The job's usage: the stage times (encode included), the peak memory of the render, the model's identity
+     * ({@link ModelIdentity}) and each LoRA's SHA-256, as in the manifest.
+     */
+    private JobUsage usage(GenerateRequest.Resolved r, GeneratedVideo video, VideoProgress progress, PeakMemory.Reading peak) {
+        Map<String, String> loras = new LinkedHashMap<>();
+        for (GenerateRequest.LoraRef l : r.loras()) loras.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
+        return new JobUsage(progress.stageSeconds(), peak.bytes(), peak.source(), queue.model().identity(), loras);
     }
 
     /** The file's SHA-256, computed once per path. */

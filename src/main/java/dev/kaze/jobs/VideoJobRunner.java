@@ -10,6 +10,7 @@ import dev.kaze.pipeline.WanPipeline;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
@@ -41,24 +42,43 @@ final class VideoJobRunner implements JobRunner {
     @Override public CompletableFuture<JobOutcome> run(WanPipeline pipeline, Job job) {
         String id = job.id();
         JobStore store = queue.store();
+        VideoProgress progress = null;
+        PeakMemory peak = null;
         try {
             GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
-            VideoProgress progress = new VideoProgress(store, id, r.steps(), job.progress(), metrics);
+            progress = new VideoProgress(store, id, r.steps(), job.progress(), metrics);
+            peak = PeakMemory.start(pipeline.model().device());
             byte[] resume = resumeState(store, id);
             GeneratedVideo video = pipeline.generate(r, progress, () -> !running.getAsBoolean() || queue.isCancelRequested(id),
                     resume, checkpoints(store, id));
             progress.stage("encode", 97);
-            return finisher.finish(job, r, video);
+            // read before the worker moves on: the next job resets the peak
+            return finisher.finish(job, r, video, progress, peak.read());
         } catch (JobNotFoundException e) {
             throw e;
         } catch (CancelledException e) {
+            recordUsage(store, id, progress, peak, queue.model().identity());
             if (!running.getAsBoolean()) return ended(JobOutcome.INTERRUPTED);   // requeued at the next start
             store.cancel(id);
             return ended(JobOutcome.CANCELLED);
         } catch (RuntimeException | Error e) {
             log.warn("job {} failed: {}", id, e.getMessage(), e);
+            recordUsage(store, id, progress, peak, queue.model().identity());
             store.fail(id, ProblemTypes.failure("generation-failed", "Generation failed", 500, e.getMessage()));
             return ended(JobOutcome.FAILED);
+        }
+    }
+
+    /** The device time a render that did not finish used (a resumed job's runs add up); never fails the job. */
+    private static void recordUsage(JobStore store, String id, VideoProgress progress, PeakMemory peak, String model) {
+        if (progress == null) return;
+        try {
+            progress.end();
+            PeakMemory.Reading memory = peak == null ? new PeakMemory.Reading(null, null) : peak.read();
+            store.recordUsage(id, new JobUsage(progress.stageSeconds(), memory.bytes(), memory.source(),
+                    model, Map.of()));
+        } catch (RuntimeException e) {
+            log.warn("could not record the usage of job {}: {}", id, e.getMessage());
         }
     }
 

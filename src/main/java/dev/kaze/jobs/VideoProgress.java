@@ -4,10 +4,13 @@ import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerationListener;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A video job's progress: the pipeline's stages and denoising steps become monotonic progress (percent),
- * {@code progress} events with an ETA, and stage and step timings in the metrics.
+ * {@code progress} events with an ETA, and stage and step timings in the metrics and in the job's usage
+ * ({@link #stageSeconds()}).
  */
 final class VideoProgress implements GenerationListener {
     private final JobStore store;
@@ -19,6 +22,7 @@ final class VideoProgress implements GenerationListener {
     private int stepsDone;
     private String stageName;
     private long stageStarted = System.nanoTime();
+    private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
 
     /** progressSoFar: what the job showed before (a resumed job never goes back). */
     VideoProgress(JobStore store, String id, int steps, int progressSoFar, JobMetrics metrics) {
@@ -39,14 +43,34 @@ final class VideoProgress implements GenerationListener {
 
     /** Enters stage {@code name} at (at least) {@code pct} percent; the previous stage's time goes to the metrics. */
     void stage(String name, int pct) {
-        long now = System.nanoTime();
-        if (stageName != null) metrics.stage(stageName, Duration.ofNanos(now - stageStarted));
+        long now = closeStage();
         stageName = name;
         stageStarted = now;
         progress = Math.max(progress, pct);
         store.updateProgress(id, progress, name, stepsDone, steps);
         store.appendEvent(id, JobEventType.PROGRESS.wireName(), Json.MAPPER.createObjectNode().put("stage", name)
                 .put("progress", progress).put("step", stepsDone).put("total_steps", steps).toString());
+    }
+
+    /** Ends the stage running now (its time goes to the metrics and the usage); a later {@link #stage} starts anew. */
+    synchronized void end() {
+        closeStage();
+        stageName = null;
+    }
+
+    /** Seconds spent per stage so far, in the order the stages ran (a stage entered twice adds up). */
+    synchronized Map<String, Double> stageSeconds() {
+        return new LinkedHashMap<>(stageSeconds);
+    }
+
+    private synchronized long closeStage() {
+        long now = System.nanoTime();
+        if (stageName != null) {
+            Duration took = Duration.ofNanos(now - stageStarted);
+            metrics.stage(stageName, took);
+            stageSeconds.merge(stageName, took.toNanos() / 1e9, Double::sum);
+        }
+        return now;
     }
 
     @Override public void onStep(int step, int total, double seconds) {

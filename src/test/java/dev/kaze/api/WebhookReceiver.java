@@ -21,7 +21,12 @@ final class WebhookReceiver implements AutoCloseable {
     private final BlockingQueue<Delivery> received = new LinkedBlockingQueue<>();
 
     WebhookReceiver(String secret) throws IOException {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        this(secret, 0);
+    }
+
+    /** A receiver on {@code port} (0: any free one), e.g. one that comes up where a webhook URL pointed while it was down. */
+    WebhookReceiver(String secret, int port) throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
         server.createContext("/hook", exchange -> {
             String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             try {

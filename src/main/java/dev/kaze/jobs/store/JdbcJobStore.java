@@ -10,7 +10,9 @@ import dev.kaze.jobs.JobPage;
 import dev.kaze.jobs.JobStatus;
 import dev.kaze.jobs.JobStore;
 import dev.kaze.jobs.JobStoreException;
+import dev.kaze.jobs.JobUsage;
 import dev.kaze.jobs.NewJob;
+import dev.kaze.jobs.OwnerUsage;
 import dev.kaze.jobs.store.Transactions.Tx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,6 +58,7 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
     private final Duration workerTimeout;
     private final Transactions transactions;
     private final JobEventBus events;
+    private final UsageTable usage;
 
     public JdbcJobStore(DataSource dataSource) {
         this(dataSource, Clock.systemUTC(), DEFAULT_WORKER_TIMEOUT);
@@ -71,6 +74,7 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
         this.dialect = SqlDialect.of(dataSource);
         this.transactions = new Transactions(dataSource);
         this.events = new JobEventBus(dataSource, dialect, this.clock);
+        this.usage = new UsageTable(transactions, this.clock);
     }
 
     SqlDialect dialect() {
@@ -79,6 +83,24 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
 
     public Duration workerTimeout() {
         return workerTimeout;
+    }
+
+    // ---------------------------------------------------------------- usage ({@link UsageTable})
+
+    @Override
+    public void recordUsage(String id, JobUsage run) {
+        usage.record(id, Objects.requireNonNull(run, "usage"));
+    }
+
+    @Override
+    public Optional<JobUsage> usage(String id) {
+        return id == null ? Optional.empty() : usage.find(id);
+    }
+
+    @Override
+    public List<OwnerUsage> usageByOwner(String owner, Instant from, Instant to) {
+        if (!from.isBefore(to)) throw new IllegalArgumentException("usage range is empty: from " + from + " is not before to " + to);
+        return usage.byOwner(owner, from, to);
     }
 
     // ---------------------------------------------------------------- jobs

@@ -31,6 +31,12 @@ sealed interface SqlDialect {
     /** Inserts or replaces a job's checkpoint; parameters: job_id, step, state, at. */
     String upsertCheckpoint();
 
+    /**
+     * Inserts a webhook delivery unless one with the same message id is there (then changes nothing); parameters:
+     * message_id, job_id, seq, type, body, url, events, created_at, claimed_by, claimed_until.
+     */
+    String insertOutboxIfAbsent();
+
     /** Several processes claim at once: each skips the jobs the others hold locked. */
     record PostgreSql() implements SqlDialect {
         @Override
@@ -53,6 +59,12 @@ sealed interface SqlDialect {
         public String upsertCheckpoint() {
             return "INSERT INTO job_checkpoints (job_id, step, state, at) VALUES (?, ?, ?, ?) ON CONFLICT (job_id)"
                     + " DO UPDATE SET step = EXCLUDED.step, state = EXCLUDED.state, at = EXCLUDED.at";
+        }
+
+        @Override
+        public String insertOutboxIfAbsent() {
+            return "INSERT INTO webhook_outbox (message_id, job_id, seq, type, body, url, events, created_at, claimed_by,"
+                    + " claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING";
         }
     }
 
@@ -86,6 +98,14 @@ sealed interface SqlDialect {
         @Override
         public String upsertCheckpoint() {
             return "MERGE INTO job_checkpoints (job_id, step, state, at) KEY (job_id) VALUES (?, ?, ?, ?)";
+        }
+
+        /** A concurrent insert of the same id still fails with a unique violation, which the caller reads as "there". */
+        @Override
+        public String insertOutboxIfAbsent() {
+            return "INSERT INTO webhook_outbox (message_id, job_id, seq, type, body, url, events, created_at, claimed_by,"
+                    + " claimed_until) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM DUAL"
+                    + " WHERE NOT EXISTS (SELECT 1 FROM webhook_outbox WHERE message_id = ?1)";
         }
     }
 }

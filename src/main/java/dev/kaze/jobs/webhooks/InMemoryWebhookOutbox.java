@@ -9,8 +9,9 @@ public final class InMemoryWebhookOutbox implements WebhookOutbox {
     private final Map<String, WebhookDelivery> pending = new LinkedHashMap<>();
 
     @Override
-    public synchronized void save(WebhookDelivery delivery) {
+    public synchronized boolean save(WebhookDelivery delivery) {
         pending.put(delivery.message().id(), delivery);
+        return true;
     }
 
     @Override

@@ -132,19 +132,53 @@ public final class WebhookDispatcher implements AutoCloseable {
                 .build();
     }
 
-    /** Resends every delivery the outbox still holds (left by an earlier process), in seq order per job. */
+    /**
+     * Resends every delivery the outbox lets this process claim (left by an earlier process), in seq
+     * order per job; then, when the outbox's claims expire ({@link WebhookOutbox#lease()}), renews
+     * this process's claims and takes over those of dead replicas every third of the lease.
+     */
     public void start() {
-        List<WebhookDelivery> left = outbox.loadPending();
+        List<WebhookDelivery> left = outbox.claimPending();
         if (!left.isEmpty()) LOG.log(System.Logger.Level.INFO, "resending {0} webhook deliveries left from before", left.size());
+        resend(left);
+        Duration lease = outbox.lease();
+        if (lease.isPositive()) {
+            Duration every = lease.dividedBy(3);
+            senders.execute(() -> sweep(every));
+        }
+    }
+
+    private void resend(List<WebhookDelivery> left) {
         // lower seqs first, so a job's sender cannot take a later event before an earlier one is queued
         left.stream().sorted(BY_SEQ).forEach(this::schedule);
+    }
+
+    /** Keeps this process's claims alive and picks up deliveries whose holder stopped renewing, until closed. */
+    private void sweep(Duration every) {
+        while (true) {
+            try {
+                Thread.sleep(every);
+            } catch (InterruptedException e) {
+                return; // closing
+            }
+            try {
+                outbox.renewClaims();
+                List<WebhookDelivery> orphans = outbox.claimPending();
+                if (!orphans.isEmpty()) {
+                    LOG.log(System.Logger.Level.INFO, "taking over {0} webhook deliveries whose holder stopped", orphans.size());
+                }
+                resend(orphans);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "webhook outbox sweep failed; trying again in " + every, e);
+            }
+        }
     }
 
     /**
      * Queues {@code message} for {@code target} if the target wants its type, and returns at once.
      *
-     * @return false when the target does not want this event type, or the queue is full (then the
-     * listener hears {@code failed}). After {@link #close()} the message is only saved to the
+     * @return false when the target does not want this event type, the outbox says another
+     * replica holds the same message id, or the queue is full (then the listener hears {@code failed}). After {@link #close()} the message is only saved to the
      * outbox, for the next start.
      */
     public boolean enqueue(WebhookTarget target, WebhookMessage message) {
@@ -159,7 +193,7 @@ public final class WebhookDispatcher implements AutoCloseable {
         }
         WebhookDelivery delivery = new WebhookDelivery(target, message);
         try {
-            outbox.save(delivery);
+            if (!outbox.save(delivery)) return false; // another replica holds it, or it is done
         } catch (RuntimeException e) {
             // still send it; it is only not safe from a restart
             LOG.log(System.Logger.Level.WARNING, "could not save webhook delivery " + message.id() + " to the outbox", e);
