@@ -145,7 +145,7 @@ public record FlowMatchingStep(double shift, double maxGradNorm, boolean gradien
     }
 
     /** The whole step: zero grads, forward/backward, clip, one optimizer step. */
-    public TrainStepResult run(WanDit base, LoraNetwork lora, AdamW optimizer, Tensor x0, Tensor noise, Tensor z, Tensor context) {
+    public TrainStepResult run(WanDit base, LoraNetwork lora, LoraOptimizer optimizer, Tensor x0, Tensor noise, Tensor z, Tensor context) {
         lora.zeroGrad();
         TrainStepResult r = lossAndGradients(base, lora, x0, noise, z, context);
         double norm = clip(lora);
