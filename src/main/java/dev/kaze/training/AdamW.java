@@ -19,7 +19,7 @@ import static dev.kaze.tensor.Ops.s;
  * p ← p·(1 − lr·wd); m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
  * p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps). State is float32 beside each parameter.
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW implements LoraOptimizer {
     /** Hyper-parameters; torch's defaults are lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01. */
     public record Settings(double lr, double beta1, double beta2, double eps, double weightDecay) {
         public Settings {
@@ -55,11 +55,15 @@ public final class AdamW implements AutoCloseable {
 
     public Settings settings() { return settings; }
 
+    @Override public String recordedName() { return "torch.optim.adamw.AdamW"; }
+
+    @Override public double stateBytesPerElement() { return 8; }
+
     /** Steps taken so far. */
-    public long steps() { return step; }
+    @Override public long steps() { return step; }
 
     /** The first and second moment of one parameter (for saving state), or null. */
-    public Tensor[] moments(String name) {
+    @Override public Tensor[] moments(String name) {
         State st = state.get(name);
         return st == null ? null : new Tensor[]{st.expAvg, st.expAvgSq};
     }
@@ -68,7 +72,7 @@ public final class AdamW implements AutoCloseable {
      * Puts back a saved state: the step count and, for every parameter, its first and second
      * moment (copied into this optimizer's own tensors; shapes must match).
      */
-    public void restore(long steps, Map<String, Tensor[]> moments) {
+    @Override public void restore(long steps, Map<String, Tensor[]> moments) {
         if (steps < 0) throw new IllegalArgumentException("optimizer step count must be >= 0, got " + steps);
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
             for (var e : state.entrySet()) {
@@ -82,7 +86,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** One update of every parameter that has a gradient. */
-    public void step() {
+    @Override public void step() {
         step++;
         double lr = settings.lr(), b1 = settings.beta1(), b2 = settings.beta2();
         double biasCorrection1 = 1 - Math.pow(b1, step);

@@ -26,7 +26,10 @@ import static dev.kaze.tensor.Ops.s;
  * block from the last, recomputing each block with autograd from its saved input and handing the
  * gradient of that input to the block before. The time/patch embedding and the head run under normal
  * autograd. Same operations on the same values, so the loss and the LoRA gradients equal those
- * without checkpointing, while at most one block's activations are held at a time.
+ * without checkpointing, while at most one block's activations are held at a time. A DiT with swapped
+ * blocks ({@link WanDit#blocksSwapped}) trains only this way: the blocks stream in for the forward pass
+ * and again, from the last, for the backward pass ({@link WanDit#blockBackward}); the copies are exact,
+ * so the loss and the gradients are bit-identical to those without swapping.
  *
  * @param shift                 discrete_flow_shift (3.0 in the reference run)
  * @param maxGradNorm           max_grad_norm (1.0; 0 turns clipping off)
@@ -68,6 +71,9 @@ public record FlowMatchingStep(double shift, double maxGradNorm, boolean gradien
             Tensor noisy = tb.neg().add(s(1)).mul(latents).add(tb.mul(eps));             // noisy: [B, C, F, H, W]
             Tensor target = eps.sub(latents);                                            // target: [B, C, F, H, W]
             Tensor loss;
+            if (base.blocksSwapped() > 0 && !gradientCheckpointing)
+                throw new IllegalStateException("training over a DiT with " + base.blocksSwapped() + " swapped blocks needs gradient_checkpointing: true "
+                        + "(the swapped blocks stream in again, in reverse order, for the backward pass); turn it on or set blocks_to_swap to 0");
             if (gradientCheckpointing) {
                 loss = checkpointedLossBackward(dit, noisy, timesteps, context, target);
             } else {
@@ -114,8 +120,7 @@ public record FlowMatchingStep(double shift, double maxGradNorm, boolean gradien
                     Tensor in = inputs[i].detach();                                       // in: [B, L, C]
                     boolean upstream = i > 0 || stem.x().requires_grad();
                     if (upstream) in.requires_grad_(true);
-                    Tensor out = dit.block(i, in, stem, context);                         // out: [B, L, C], with autograd
-                    out.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+                    dit.blockBackward(i, in, stem, context, grad);                        // recompute with autograd, back-propagate
                     if (upstream) {
                         next = in.grad().detach();   // owned: in (and its grad field) is freed with this scope
                         next.retainReference();
@@ -140,7 +145,7 @@ public record FlowMatchingStep(double shift, double maxGradNorm, boolean gradien
     }
 
     /** The whole step: zero grads, forward/backward, clip, one optimizer step. */
-    public TrainStepResult run(WanDit base, LoraNetwork lora, AdamW optimizer, Tensor x0, Tensor noise, Tensor z, Tensor context) {
+    public TrainStepResult run(WanDit base, LoraNetwork lora, LoraOptimizer optimizer, Tensor x0, Tensor noise, Tensor z, Tensor context) {
         lora.zeroGrad();
         TrainStepResult r = lossAndGradients(base, lora, x0, noise, z, context);
         double norm = clip(lora);

@@ -32,7 +32,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * Trains a LoRA on a loaded model's DiT (no LoRA merged) over pre-encoded samples: per step one
  * sample (each epoch visits every sample once, in an order drawn from (seed, epoch)), noise and the
  * timestep draw from a CPU generator seeded with (seed, step), one {@link FlowMatchingStep} (with
- * gradient checkpointing when asked), AdamW. An epoch is one pass over the samples (batch size 1), so
+ * gradient checkpointing when asked), AdamW (or bitsandbytes' AdamW8bit for optimizer_type adamw8bit, {@link AdamW8bit}). An epoch is one pass over the samples (batch size 1), so
  * max_train_epochs becomes epochs × samples steps.
  *
  * <p>Files in the output directory, named as musubi names them:
@@ -94,7 +94,7 @@ public final class LoraTrainer {
     public Result train(Path outputDir, TrainingListener listener) {
         Device device = model.device();
         try (LoraNetwork lora = LoraNetwork.create(model.ditConfig(), args.networkDim(), args.networkAlpha(), args.seed(), device);
-             AdamW adamw = new AdamW(lora.parameters(), AdamW.Settings.defaults(args.learningRate()))) {
+             LoraOptimizer adamw = LoraOptimizer.of(args.optimizerType(), lora.parameters(), AdamW.Settings.defaults(args.learningRate()))) {
             return loop(lora, adamw, 0, new ArrayDeque<>(), outputDir, listener);
         }
     }
@@ -109,7 +109,7 @@ public final class LoraTrainer {
             throw new IllegalArgumentException("the state in " + stateDir + " was saved for " + state.dataOrder().length
                     + " samples, this run has " + samples.size() + "; resume with the same dataset");
         try (LoraNetwork lora = TrainingState.readNetwork(stateDir, model.ditConfig(), model.device());
-             AdamW adamw = new AdamW(lora.parameters(), AdamW.Settings.defaults(args.learningRate()))) {
+             LoraOptimizer adamw = LoraOptimizer.of(args.optimizerType(), lora.parameters(), AdamW.Settings.defaults(args.learningRate()))) {
             state.restoreOptimizer(stateDir, adamw, lora.parameters().keySet());
             ArrayDeque<Double> recent = new ArrayDeque<>();
             for (double l : state.recentLosses()) recent.add(l);
@@ -117,7 +117,7 @@ public final class LoraTrainer {
         }
     }
 
-    private Result loop(LoraNetwork lora, AdamW adamw, int startStep, ArrayDeque<Double> recent, Path outputDir, TrainingListener listener) {
+    private Result loop(LoraNetwork lora, LoraOptimizer adamw, int startStep, ArrayDeque<Double> recent, Path outputDir, TrainingListener listener) {
         try {
             Files.createDirectories(outputDir);
         } catch (IOException e) {
@@ -207,7 +207,7 @@ public final class LoraTrainer {
     }
 
     /** What one run's saves share. */
-    private record Run(LoraNetwork lora, AdamW adamw, Path outputDir, TrainingListener listener, TrainingLog log,
+    private record Run(LoraNetwork lora, LoraOptimizer adamw, Path outputDir, TrainingListener listener, TrainingLog log,
                        long sessionId, long startedAt) {}
 
     private void sample(TrainingSampler sampler, WanDit base, Run run, int step, int epoch) {
@@ -250,7 +250,7 @@ public final class LoraTrainer {
         meta.put("ss_mixed_precision", args.mixedPrecision());
         meta.put("ss_seed", Long.toString(args.seed()));
         meta.put("ss_training_comment", "None");
-        meta.put("ss_optimizer", "torch.optim.adamw.AdamW");
+        meta.put("ss_optimizer", run.adamw.recordedName());
         meta.put("ss_max_grad_norm", py(args.maxGradNorm()));
         meta.put("ss_fp8_base", py(args.fp8Base()));   // what was asked, as musubi records str(args.fp8_base)
         meta.put("ss_full_fp16", "False");

@@ -45,7 +45,7 @@ public record TrainingState(int globalStep, int epoch, long optimizerSteps, long
     @Override public double[] recentLosses() { return recentLosses.clone(); }
 
     /** Writes this state with the network and optimizer into dir (created if needed). */
-    public void save(Path dir, LoraNetwork lora, AdamW optimizer) {
+    public void save(Path dir, LoraNetwork lora, LoraOptimizer optimizer) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -94,7 +94,7 @@ public record TrainingState(int globalStep, int epoch, long optimizerSteps, long
     }
 
     /** Puts the saved moments and step count into an optimizer built over the state's network. */
-    public void restoreOptimizer(Path dir, AdamW optimizer, Iterable<String> parameterNames) {
+    public void restoreOptimizer(Path dir, LoraOptimizer optimizer, Iterable<String> parameterNames) {
         Path file = dir.resolve(OPTIMIZER);
         try (PointerScope scope = new PointerScope(); SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, Tensor[]> moments = new LinkedHashMap<>();

@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.global.torch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -21,6 +22,14 @@ import java.util.function.Predicate;
  * swapped block (biases, norms, modulation) stays on the device. The host tensors are the model's
  * parameters (a LoRA merge updates them in place); every forward pass copies them afresh, so a
  * slot never serves stale weights. Copies are exact, so the output is bit-identical to no swapping.
+ *
+ * <p>Training with gradient checkpointing runs the blocks twice: forward in order ({@link #acquire}),
+ * then, for the backward pass, in reverse order ({@link #acquireReverse}), each recomputed with
+ * autograd and back-propagated before {@link #release}, while the swapped block before it is
+ * copied into the other slot (musubi's block offloader does the same in its backward hooks). The
+ * two slots still hold the last two swapped blocks when the forward pass ends, so the backward
+ * pass starts without a copy. An adapter view ({@link #withAdapters}) shares the slots, the host
+ * tensors and the transfer with the model's own swap and computes the same weights.
  */
 final class BlockSwap implements AutoCloseable {
     /** The Linears of a block, by path relative to it, in the order their weights are copied. */
@@ -28,11 +37,12 @@ final class BlockSwap implements AutoCloseable {
             "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2");
 
     private final int first;                          // index of the first swapped block
-    private final List<Tensor[]> host = new ArrayList<>();        // per swapped block: its stored tensors
-    private final List<WanAttentionBlock> views = new ArrayList<>(); // per swapped block: computing with its slot
+    private final List<Tensor[]> host;                // per swapped block: its stored tensors
+    private final List<WanAttentionBlock> views;      // per swapped block: computing with its slot
     private final Tensor[][] slots;                   // per slot: device tensors
     private final int[] holds;                        // per slot: the swapped block loaded into it, or -1
     private final SwapTransfer transfer;
+    private final boolean owner;                      // false for an adapter view: the model's swap frees the slots
 
     /** The checkpoint keys kept in host memory when the last swap of numLayers blocks are swapped. */
     static Predicate<String> hostKeys(int numLayers, int swap) {
@@ -55,6 +65,9 @@ final class BlockSwap implements AutoCloseable {
         if (swap < 1 || swap > blocks.size())
             throw new IllegalArgumentException("blocks to swap must be 1.." + blocks.size() + ", got " + swap);
         this.first = blocks.size() - swap;
+        this.host = new ArrayList<>();
+        this.views = new ArrayList<>();
+        this.owner = true;
         int n = Math.min(swap, 2);
         this.slots = new Tensor[n][];
         this.holds = new int[n];
@@ -86,6 +99,27 @@ final class BlockSwap implements AutoCloseable {
             host.add(hostTensors);
         }
         this.transfer = SwapTransfer.forDevice(device);
+    }
+
+    private BlockSwap(BlockSwap shared, List<WanAttentionBlock> views) {
+        this.first = shared.first;
+        this.host = shared.host;
+        this.views = views;
+        this.slots = shared.slots;
+        this.holds = shared.holds;
+        this.transfer = shared.transfer;
+        this.owner = false;
+    }
+
+    /**
+     * The same swap with every swapped block's slot view adapted as {@link WanAttentionBlock#withAdapters}
+     * adapts a resident block (block i's Linears named "blocks.i.…"): shares this swap's slots, host tensors and
+     * transfer, and frees nothing on close.
+     */
+    BlockSwap withAdapters(Function<String, Linear.Adapter> adapterFor) {
+        List<WanAttentionBlock> adapted = new ArrayList<>();
+        for (int k = 0; k < views.size(); k++) adapted.add(views.get(k).withAdapters("blocks." + (first + k) + ".", adapterFor));
+        return new BlockSwap(this, adapted);
     }
 
     int swapped() { return host.size(); }
@@ -137,6 +171,20 @@ final class BlockSwap implements AutoCloseable {
         return views.get(k);
     }
 
+    /**
+     * {@link #acquire} for the backward pass of gradient checkpointing, which visits the blocks from
+     * the last to the first: queues the copy of the swapped block before i instead of the one after.
+     * Call {@link #release} once block i's recomputation and its backward are queued.
+     */
+    WanAttentionBlock acquireReverse(int i, WanAttentionBlock resident) {
+        if (i < first) return resident;
+        int k = i - first, slot = k % slots.length;
+        if (holds[slot] != k) load(k);
+        transfer.awaitLoad(slot);
+        if (slots.length > 1 && k > 0) load(k - 1);
+        return views.get(k);
+    }
+
     /** Block i's computation is queued: its slot may be overwritten after it. */
     void release(int i) {
         if (i >= first) transfer.computed((i - first) % slots.length);
@@ -154,6 +202,7 @@ final class BlockSwap implements AutoCloseable {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        if (!owner) return;
         if (transfer != null) transfer.close();
         for (Tensor[] slot : slots) if (slot != null) for (Tensor t : slot) if (t != null) t.releaseReference();
     }

@@ -10,10 +10,12 @@ import dev.kaze.tensor.WeightStorage;
 import dev.kaze.tensor.Weights;
 import dev.kaze.tensor.WeightsException;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -146,19 +148,20 @@ public final class WanDit implements AutoCloseable {
      * "blocks.0.cross_attn.o", "blocks.3.ffn.2", ...) adds {@code adapterFor.apply(path)} to its output
      * (unmerged LoRA for training); a null adapter leaves that Linear as is. The view shares this model's
      * weights and does not own them: close this model, not the view, and not before the view's last use.
+     * With swapped blocks the view swaps them through the same slots (see {@link BlockSwap#withAdapters}).
+     * An adapted float8 Linear always upcasts its weight (never {@code _scaled_mm}, which has no
+     * gradient), so a block computes the same in its forward pass and in its recomputation.
      */
     public WanDit withBlockAdapters(Function<String, Linear.Adapter> adapterFor) {
-        if (swap != null)
-            throw new IllegalStateException("adapter views need every block resident; load the DiT with 0 blocks to swap for training");
         List<WanAttentionBlock> adapted = new ArrayList<>();
         for (int i = 0; i < blocks.size(); i++) adapted.add(blocks.get(i).withAdapters("blocks." + i + ".", adapterFor));
         return new WanDit(config, dtype, null, Map.of(), Map.of(), patchWeight, patchBias, textEmbedding0, textEmbedding2, timeEmbedding0,
-                timeEmbedding2, timeProjection, adapted, head, null);
+                timeEmbedding2, timeProjection, adapted, head, swap == null ? null : swap.withAdapters(adapterFor));
     }
 
     static Linear adapt(Linear linear, String path, Function<String, Linear.Adapter> adapterFor) {
         Linear.Adapter adapter = adapterFor.apply(path);
-        return adapter == null ? linear : linear.withAdapter(adapter);
+        return adapter == null ? linear : linear.withAdapter(adapter).withMatmul(WeightStorage.Matmul.UPCAST);
     }
 
     public DitConfig config() { return config; }
@@ -263,11 +266,33 @@ public final class WanDit implements AutoCloseable {
     /** Number of transformer blocks. */
     public int blockCount() { return blocks.size(); }
 
-    /** Block i of {@link #forward} (no NAG): h [B, L, C] -> [B, L, C] float32; context [B, text_len, C]. */
+    /**
+     * Block i of {@link #forward} (no NAG): h [B, L, C] -> [B, L, C] float32; context [B, text_len, C].
+     * Call it for i = 0, 1, … in order (block 0 starts a pass: swapped blocks are copied afresh).
+     * With swapped blocks, run it without autograd (gradient checkpointing's forward pass): the
+     * next swapped block overwrites the slot this one computed with; {@link #blockBackward} is the
+     * autograd pass.
+     */
     public Tensor block(int i, Tensor h, Stem stem, Tensor context) {
-        if (swap != null)   // autograd keeps the slot tensors a swapped block computed with, which the next block overwrites
-            throw new IllegalStateException("running the DiT in pieces needs every block resident; load it with 0 blocks to swap for training");
-        return blocks.get(i).forward(h, stem.e0(), stem.freqs(), context, null, null);
+        if (swap == null) return blocks.get(i).forward(h, stem.e0(), stem.freqs(), context, null, null);
+        if (i == 0) swap.begin();
+        Tensor out = swap.acquire(i, blocks.get(i)).forward(h, stem.e0(), stem.freqs(), context, null, null);
+        swap.release(i);
+        return out;
+    }
+
+    /**
+     * The backward pass of block i under gradient checkpointing: recomputes the block with autograd
+     * from its saved input h [B, L, C] (a leaf, with requires_grad when its gradient is wanted) and
+     * back-propagates gradOut [B, L, C] (d loss / d output) into h and the adapters' parameters.
+     * Call it for i = n−1 … 0 after the forward pass of {@link #block}; a swapped block's weights
+     * stream in in that order, the one before prefetched while this one computes.
+     */
+    public void blockBackward(int i, Tensor h, Stem stem, Tensor context, Tensor gradOut) {
+        WanAttentionBlock b = swap == null ? blocks.get(i) : swap.acquireReverse(i, blocks.get(i));
+        Tensor out = b.forward(h, stem.e0(), stem.freqs(), context, null, null);                          // [B, L, C]
+        out.backward(gradOut, new BoolOptional(), false, new TensorArrayRefOptional());
+        if (swap != null) swap.release(i);
     }
 
     /** The head and unpatchify of {@link #forward}: h [B, L, C] -> [B, out_dim, F, H, W] float32. */
