@@ -137,11 +137,19 @@ public class VideoController {
         switch (variant) {
             case "video" -> { file = "video.mp4"; type = MediaType.parseMediaType("video/mp4"); }
             case "thumbnail" -> { file = "thumbnail.jpg"; type = MediaType.IMAGE_JPEG; }
-            default -> { return Mono.error(ValidationException.of("variant", "must be video or thumbnail")); }
+            case "preview" -> { file = "preview.gif"; type = MediaType.IMAGE_GIF; }
+            default -> { return Mono.error(ValidationException.of("variant", "must be video, thumbnail or preview")); }
         }
         String v = variant;
         return Requests.blocking(() -> {
             Job job = find(caller, id);
+            if (v.equals("preview")) {   // the newest live preview: while the job runs and after
+                Path path = queue.jobDir(id).resolve(file);
+                if (!Files.isRegularFile(path))
+                    throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "video " + id + " has no preview yet: the first comes after"
+                            + " its first denoising step, unless the request set previews to false; watch for the preview event");
+                return new FileDownload(path, type, id + "-preview", id + "-preview.gif").answer(exchange);
+            }
             if (job.status() != JobStatus.COMPLETED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-ready", "video " + id + " is " + VideoObject.status(job.status())
                         + "; its content is available once it is completed");

@@ -62,6 +62,12 @@ public final class DeviceWorker implements AutoCloseable {
         this.trainings = new TrainingRunner(queue, () -> running);
     }
 
+    /** Live previews: at most one per minInterval while a video renders (the last step's always); returns this. */
+    public DeviceWorker previewInterval(Duration minInterval) {
+        videos.previewInterval(minInterval);
+        return this;
+    }
+
     public synchronized void start() {
         if (thread != null) return;
         thread = Thread.ofPlatform().name("kaze-device").daemon().start(this::run);

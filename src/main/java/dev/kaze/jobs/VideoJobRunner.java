@@ -10,6 +10,7 @@ import dev.kaze.pipeline.WanPipeline;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
@@ -28,6 +29,7 @@ final class VideoJobRunner implements JobRunner {
     private final JobMetrics metrics;
     private final int checkpointEvery;
     private final BooleanSupplier running;
+    private volatile Duration previewInterval = Duration.ofSeconds(1);
 
     /** checkpointEvery: save the render's state every this many denoising steps (0: never). */
     VideoJobRunner(JobQueue queue, VideoFinisher finisher, JobMetrics metrics, int checkpointEvery, BooleanSupplier running) {
@@ -45,8 +47,11 @@ final class VideoJobRunner implements JobRunner {
             GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
             VideoProgress progress = new VideoProgress(store, id, r.steps(), job.progress(), metrics);
             byte[] resume = resumeState(store, id);
-            GeneratedVideo video = pipeline.generate(r, progress, () -> !running.getAsBoolean() || queue.isCancelRequested(id),
-                    resume, checkpoints(store, id));
+            GeneratedVideo video;
+            try (JobPreviews previews = new JobPreviews(store, id, queue.jobDir(id), previewInterval, r.fps(), System::nanoTime)) {
+                video = pipeline.generate(r, r.previews() ? previews.around(progress) : progress,
+                        () -> !running.getAsBoolean() || queue.isCancelRequested(id), resume, checkpoints(store, id));
+            }
             progress.stage("encode", 97);
             return finisher.finish(job, r, video);
         } catch (JobNotFoundException e) {
@@ -61,6 +66,9 @@ final class VideoJobRunner implements JobRunner {
             return ended(JobOutcome.FAILED);
         }
     }
+
+    /** At most one preview event per this interval (the last step's always comes). */
+    void previewInterval(Duration minInterval) { this.previewInterval = minInterval; }
 
     /** The saved render state to continue from (recorded as a {@code resumed} event), or null for a fresh render. */
     private static byte[] resumeState(JobStore store, String id) {
