@@ -54,7 +54,8 @@ class StructureTest {
     static final String JSON = "dev.kaze.json..";
 
     /** The layers below jobs: plain Java, constructed in config. */
-    static final String[] BELOW_JOBS = {MODELS, STORAGE, PIPELINE, TRAINING, VIDEO, TENSOR, JSON};
+    static final String PROMPTS = "dev.kaze.prompts..";
+    static final String[] BELOW_JOBS = {MODELS, STORAGE, PIPELINE, TRAINING, VIDEO, TENSOR, JSON, PROMPTS};
 
     static final ArchRule TENSOR_IS_THE_BOTTOM = noClasses().that().resideInAPackage(TENSOR)
             .should().dependOnClassesThat(kazeOutside(TENSOR, JSON))

@@ -7,6 +7,9 @@ import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStatus;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.prompts.EnhancedPrompt;
+import dev.kaze.prompts.EnhancerException;
+import dev.kaze.prompts.PromptEnhancer;
 import org.springframework.core.io.Resource;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
@@ -43,10 +46,12 @@ public class VideoController {
 
     private final JobQueue queue;
     private final JobEvents events;
+    private final PromptEnhancer enhancer;
 
-    public VideoController(JobQueue queue, JobEvents events) {
+    public VideoController(JobQueue queue, JobEvents events, PromptEnhancer enhancer) {
         this.queue = queue;
         this.events = events;
+        this.enhancer = enhancer;
     }
 
     @PostMapping
@@ -61,13 +66,34 @@ public class VideoController {
                 .map(body -> VideoCreateRequest.parse(body, queue.model().id()))
                 .flatMap(req -> Requests.blocking(() -> {
                     req.requireLorasIn(queue.model().loras());
-                    GenerateRequest.Resolved resolved = queue.resolve(req.request());
+                    if (req.enhancePrompt() && !enhancer.enabled())
+                        throw ValidationException.of("enhance_prompt", "the prompt enhancer is off on this server; leave enhance_prompt out, or "
+                                + PromptController.HOW_TO_TURN_ON);
+                    GenerateRequest.Enhancement enhancement = req.enhancePrompt() ? enhance(req.request().prompt()) : null;
+                    GenerateRequest request = enhancement != null && enhancement.enhancedPrompt() != null
+                            ? req.request().withPrompt(enhancement.enhancedPrompt()) : req.request();
+                    GenerateRequest.Resolved resolved = queue.resolve(request);
+                    if (enhancement != null) resolved = resolved.withEnhancement(enhancement);
                     Job job = queue.submit(caller.owner(), resolved, req.priority(), req.canonicalJson(), req.metadataJson(),
                             req.webhookJson(), idempotencyKey, req.requestHash());
                     return ResponseEntity.status(HttpStatus.ACCEPTED)
                             .header(HttpHeaders.LOCATION, PATH + "/" + job.id())
                             .body(view(job));
                 }));
+    }
+
+    /**
+     * The enhanced prompt for a video that asked for one (blocking, before the job is queued, so its resolved request
+     * carries it); when the enhancer times out or fails the original prompt renders and the job records why.
+     */
+    private GenerateRequest.Enhancement enhance(String prompt) {
+        try {
+            EnhancedPrompt e = enhancer.enhance(prompt);
+            return new GenerateRequest.Enhancement(GenerateRequest.Enhancement.ENHANCED, e.prompt(), e.model(), null);
+        } catch (EnhancerException e) {
+            String reason = (e.kind() == EnhancerException.Kind.TIMEOUT ? "timeout: " : "failed: ") + e.getMessage();
+            return new GenerateRequest.Enhancement(GenerateRequest.Enhancement.FALLBACK, null, enhancer.model(), reason);
+        }
     }
 
     private ObjectNode view(Job job) {
@@ -137,11 +163,19 @@ public class VideoController {
         switch (variant) {
             case "video" -> { file = "video.mp4"; type = MediaType.parseMediaType("video/mp4"); }
             case "thumbnail" -> { file = "thumbnail.jpg"; type = MediaType.IMAGE_JPEG; }
-            default -> { return Mono.error(ValidationException.of("variant", "must be video or thumbnail")); }
+            case "preview" -> { file = "preview.gif"; type = MediaType.IMAGE_GIF; }
+            default -> { return Mono.error(ValidationException.of("variant", "must be video, thumbnail or preview")); }
         }
         String v = variant;
         return Requests.blocking(() -> {
             Job job = find(caller, id);
+            if (v.equals("preview")) {   // the newest live preview: while the job runs and after
+                Path path = queue.jobDir(id).resolve(file);
+                if (!Files.isRegularFile(path))
+                    throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "video " + id + " has no preview yet: the first comes after"
+                            + " its first denoising step, unless the request set previews to false; watch for the preview event");
+                return new FileDownload(path, type, id + "-preview", id + "-preview.gif").answer(exchange);
+            }
             if (job.status() != JobStatus.COMPLETED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-ready", "video " + id + " is " + VideoObject.status(job.status())
                         + "; its content is available once it is completed");

@@ -33,10 +33,10 @@ import java.util.regex.Pattern;
  * {@code size}). Every invalid field is reported, by name, in one {@link ValidationException}.
  */
 public record VideoCreateRequest(GenerateRequest request, int priority, String metadataJson, String webhookJson,
-                                 String canonicalJson, String requestHash) {
+                                 String canonicalJson, String requestHash, boolean enhancePrompt) {
     static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "model", "size", "width", "height", "frames", "seconds",
             "fps", "steps", "shift", "seed", "sampler", "guidance", "loras", "preset", "priority", "webhook", "metadata",
-            "input_reference");
+            "input_reference", "previews", "enhance_prompt");
     static final Set<String> OBJECT_FIELDS = Set.of("guidance", "loras", "webhook", "metadata");
     static final Set<String> WEBHOOK_EVENTS = new LinkedHashSet<>(JobEventType.webhookNames(JobKind.VIDEO));
     private static final Pattern SIZE = Pattern.compile("(\\d{1,5})[x×](\\d{1,5})");
@@ -131,10 +131,12 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         List<GenerateRequest.LoraRef> loras = loras(body.get("loras"), errors);
         String webhookJson = webhook(body.get("webhook"), WEBHOOK_EVENTS, errors);
         String metadataJson = metadata(body.get("metadata"), errors);
+        Boolean previews = flag(body, "previews", errors);
+        boolean enhancePrompt = Boolean.TRUE.equals(flag(body, "enhance_prompt", errors));
         GenerateRequest request = null;
         if (errors.isEmpty()) {
             try {
-                request = new GenerateRequest(prompt, negative, width, height, frames, fps, steps, shift, seed, guidance, loras);
+                request = new GenerateRequest(prompt, negative, width, height, frames, fps, steps, shift, seed, guidance, loras, previews);
             } catch (InvalidFieldException e) {
                 for (InvalidFieldException.Problem p : e.problems()) {
                     String field = p.field(), text = p.message();
@@ -148,7 +150,17 @@ public record VideoCreateRequest(GenerateRequest request, int priority, String m
         }
         if (!errors.isEmpty()) throw new ValidationException(errors);
         String canonical = canonical(body);
-        return new VideoCreateRequest(request, priority, metadataJson, webhookJson, canonical, sha256(canonical));
+        return new VideoCreateRequest(request, priority, metadataJson, webhookJson, canonical, sha256(canonical), enhancePrompt);
+    }
+
+    /** An optional true/false field (a JSON boolean, or "true"/"false" from a form), or null when absent. */
+    static Boolean flag(JsonNode body, String name, List<FieldError> errors) {
+        JsonNode v = body.get(name);
+        if (v == null || v.isNull()) return null;
+        if (v.isBoolean()) return v.asBoolean();
+        if (v.isString() && (v.asString().equals("true") || v.asString().equals("false"))) return Boolean.parseBoolean(v.asString());
+        errors.add(new FieldError(name, "must be true or false"));
+        return null;
     }
 
     private static Guidance guidance(JsonNode g, List<FieldError> errors) {

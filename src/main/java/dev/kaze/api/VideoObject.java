@@ -68,6 +68,10 @@ final class VideoObject {
         n.put("seconds", seconds(asked.get("seconds"), resolved.path("seconds").asString("")));
         n.put("size", resolved.path("size").asString(""));
         n.put("prompt", asked.path("prompt").asString(resolved.path("prompt").asString("")));
+        if (resolved.has("prompt_enhancement")) {   // what the prompt enhancer made of prompt; the request's prompt is what rendered
+            n.set("enhanced_prompt", resolved.get("enhanced_prompt"));
+            n.set("prompt_enhancement", resolved.get("prompt_enhancement"));
+        }
         n.put("created_at", job.createdAt().getEpochSecond());
         if (job.completedAt() != null) n.put("completed_at", job.completedAt().getEpochSecond()); else n.putNull("completed_at");
         n.putNull("expires_at");

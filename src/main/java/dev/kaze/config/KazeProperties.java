@@ -32,7 +32,8 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                              @DefaultValue Auth auth, @DefaultValue Limits limits, @DefaultValue Cors cors,
                              @DefaultValue Worker worker, @DefaultValue Webhooks webhooks, @DefaultValue Dit dit,
                              @DefaultValue Training training,
-                             @DefaultValue("24GiB") String deviceMemoryBudget, @DefaultValue TextEncoder textEncoder) {
+                             @DefaultValue("24GiB") String deviceMemoryBudget, @DefaultValue TextEncoder textEncoder,
+                             @DefaultValue Previews previews, @DefaultValue PromptEnhancer promptEnhancer) {
 
     public KazeProperties {
         memoryBudgetBytes(deviceMemoryBudget);   // fail at start-up on a bad value
@@ -217,4 +218,19 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      *                        queues jobs for workers elsewhere (they share the PostgreSQL job store)
      */
     public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}
+
+    /** @param minInterval at most one live preview event per this interval while a video renders (the last step's always comes) */
+    public record Previews(@DefaultValue("1s") Duration minInterval) {}
+
+    /**
+     * An OpenAI-compatible chat-completions endpoint that expands prompts ({@code POST /v1/prompts/enhance},
+     * {@code enhance_prompt: true}); off while baseUrl is not set.
+     *
+     * @param baseUrl the API root, e.g. {@code https://api.openai.com/v1} or {@code http://127.0.0.1:11434/v1} (Ollama);
+     *                {@code /chat/completions} is appended
+     * @param model   the model the endpoint serves
+     * @param apiKey  sent as a Bearer token when set
+     * @param timeout the longest a whole answer may take
+     */
+    public record PromptEnhancer(String baseUrl, String model, String apiKey, @DefaultValue("60s") Duration timeout) {}
 }

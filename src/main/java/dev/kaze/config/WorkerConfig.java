@@ -59,7 +59,8 @@ public class WorkerConfig {
             if (model.preview()) return WanModel.preview(model.loras().directory(), d, options);
             return WanModel.open(ModelDirectory.scan(props.models().dir()), props.models().loras(), d,
                     cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float, options);
-        }, encoder, metrics, workerId(), props.worker().checkpointEvery());
+        }, encoder, metrics, new DeviceWorker.Settings(workerId(), props.worker().checkpointEvery(), props.previews().minInterval(),
+                DeviceWorker.INCOMPLETE_RETRY));
     }
 
     /**

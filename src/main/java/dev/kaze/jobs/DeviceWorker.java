@@ -43,22 +43,35 @@ public final class DeviceWorker implements AutoCloseable {
     private final Duration incompleteRetry;
     private Thread thread;
 
-    /** checkpointEvery: save a render's state every this many denoising steps (0: never). */
-    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, String workerId,
-                        int checkpointEvery) {
-        this(queue, modelLoader, encoder, metrics, workerId, checkpointEvery, INCOMPLETE_RETRY);
+    /**
+     * How the worker runs its jobs.
+     *
+     * @param workerId        this installation's id (its interrupted jobs are claimed back at once after a restart)
+     * @param checkpointEvery save a render's state every this many denoising steps (0: never)
+     * @param previewInterval at most one live preview per this interval while a video renders (the last step's always)
+     * @param incompleteRetry how often loading is retried while the model directory lacks files
+     */
+    public record Settings(String workerId, int checkpointEvery, Duration previewInterval, Duration incompleteRetry) {
+        public Settings {
+            if (checkpointEvery < 0) throw new IllegalArgumentException("checkpointEvery must be 0 (never) or more, got " + checkpointEvery);
+        }
+
+        /** No checkpoints, a preview per second, loading retried every 3 s. */
+        public static Settings of(String workerId) {
+            return new Settings(workerId, 0, Duration.ofSeconds(1), INCOMPLETE_RETRY);
+        }
+
+        public Settings withIncompleteRetry(Duration retry) { return new Settings(workerId, checkpointEvery, previewInterval, retry); }
     }
 
-    /** incompleteRetry: how often loading is retried while the model directory lacks files. */
-    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, String workerId,
-                        int checkpointEvery, Duration incompleteRetry) {
-        this.incompleteRetry = incompleteRetry;
+    public DeviceWorker(JobQueue queue, Supplier<WanModel> modelLoader, Mp4Encoder encoder, JobMetrics metrics, Settings settings) {
+        this.incompleteRetry = settings.incompleteRetry();
         this.queue = queue;
         this.modelLoader = modelLoader;
         this.metrics = metrics;
-        this.workerId = workerId;
+        this.workerId = settings.workerId();
         this.finisher = new VideoFinisher(queue, encoder);
-        this.videos = new VideoJobRunner(queue, finisher, metrics, checkpointEvery, () -> running);
+        this.videos = new VideoJobRunner(queue, finisher, metrics, settings.checkpointEvery(), settings.previewInterval(), () -> running);
         this.trainings = new TrainingRunner(queue, () -> running);
     }
 

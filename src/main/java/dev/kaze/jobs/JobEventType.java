@@ -18,6 +18,7 @@ public enum JobEventType {
     PROGRESS("progress", Webhook.ON_REQUEST, null),
     CHECKPOINT("checkpoint", Webhook.ON_REQUEST, JobKind.TRAINING),
     SAMPLE("sample", Webhook.ON_REQUEST, JobKind.TRAINING),
+    PREVIEW("preview", Webhook.ON_REQUEST, JobKind.VIDEO),
     COMPLETED("completed", Webhook.BY_DEFAULT, null),
     FAILED("failed", Webhook.BY_DEFAULT, null),
     CANCELLED("cancelled", Webhook.BY_DEFAULT, null),

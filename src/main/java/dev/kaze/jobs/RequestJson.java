@@ -45,6 +45,13 @@ public final class RequestJson {
         n.set("guidance", guidance(r.guidance()));
         ArrayNode loras = n.putArray("loras");
         for (GenerateRequest.LoraRef l : r.loras()) loras.addObject().put("name", l.name()).put("strength", l.strength());
+        n.put("previews", r.previews());
+        GenerateRequest.Enhancement e = r.enhancement();
+        if (e != null) {
+            n.put("enhanced_prompt", e.enhancedPrompt());
+            ObjectNode pe = n.putObject("prompt_enhancement").put("status", e.status()).put("model", e.model());
+            if (e.reason() != null) pe.put("reason", e.reason());
+        }
         return n;
     }
 
@@ -64,8 +71,13 @@ public final class RequestJson {
         };
         List<GenerateRequest.LoraRef> loras = new ArrayList<>();
         for (JsonNode l : n.get("loras")) loras.add(new GenerateRequest.LoraRef(l.get("name").asString(), l.get("strength").asDouble()));
+        JsonNode pe = n.get("prompt_enhancement");
+        GenerateRequest.Enhancement enhancement = pe == null || pe.isNull() ? null : new GenerateRequest.Enhancement(pe.path("status").asString(),
+                n.path("enhanced_prompt").isString() ? n.get("enhanced_prompt").asString() : null, pe.path("model").asString(null),
+                pe.path("reason").asString(null));
         return new GenerateRequest.Resolved(n.get("prompt").asString(), n.get("trigger_added").asBoolean(),
                 n.get("negative_prompt").asString(), n.get("width").asInt(), n.get("height").asInt(), n.get("frames").asInt(),
-                n.get("fps").asInt(), n.get("steps").asInt(), n.get("shift").asDouble(), n.get("seed").asLong(), guidance, loras);
+                n.get("fps").asInt(), n.get("steps").asInt(), n.get("shift").asDouble(), n.get("seed").asLong(), guidance, loras,
+                n.path("previews").asBoolean(true), enhancement);
     }
 }

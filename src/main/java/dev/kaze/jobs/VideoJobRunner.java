@@ -10,6 +10,7 @@ import dev.kaze.pipeline.WanPipeline;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -29,13 +30,19 @@ final class VideoJobRunner implements JobRunner {
     private final JobMetrics metrics;
     private final int checkpointEvery;
     private final BooleanSupplier running;
+    private final Duration previewInterval;
 
-    /** checkpointEvery: save the render's state every this many denoising steps (0: never). */
-    VideoJobRunner(JobQueue queue, VideoFinisher finisher, JobMetrics metrics, int checkpointEvery, BooleanSupplier running) {
+    /**
+     * checkpointEvery: save the render's state every this many denoising steps (0: never); previewInterval: at most one
+     * preview event per this interval (the last step's always comes).
+     */
+    VideoJobRunner(JobQueue queue, VideoFinisher finisher, JobMetrics metrics, int checkpointEvery, Duration previewInterval,
+                   BooleanSupplier running) {
         this.queue = queue;
         this.finisher = finisher;
         this.metrics = metrics;
         this.checkpointEvery = checkpointEvery;
+        this.previewInterval = previewInterval;
         this.running = running;
     }
 
@@ -49,8 +56,11 @@ final class VideoJobRunner implements JobRunner {
             progress = new VideoProgress(store, id, r.steps(), job.progress(), metrics);
             peak = PeakMemory.start(pipeline.model().device());
             byte[] resume = resumeState(store, id);
-            GeneratedVideo video = pipeline.generate(r, progress, () -> !running.getAsBoolean() || queue.isCancelRequested(id),
-                    resume, checkpoints(store, id));
+            GeneratedVideo video;
+            try (JobPreviews previews = new JobPreviews(store, id, queue.jobDir(id), previewInterval, r.fps(), System::nanoTime)) {
+                video = pipeline.generate(r, r.previews() ? previews.around(progress) : progress,
+                        () -> !running.getAsBoolean() || queue.isCancelRequested(id), resume, checkpoints(store, id));
+            }
             progress.stage("encode", 97);
             // read before the worker moves on: the next job resets the peak
             return finisher.finish(job, r, video, progress, peak.read());

@@ -4,6 +4,8 @@ package dev.kaze.pipeline;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.pipeline.guidance.Nag;
+import dev.kaze.pipeline.preview.LatentRgb;
+import dev.kaze.pipeline.preview.PreviewFrames;
 import dev.kaze.pipeline.sampling.FlowUniPcScheduler;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -84,15 +86,20 @@ public final class DenoisingLoop {
                 if (cancelRequested.getAsBoolean()) throw new CancelledException(i);
                 long began = System.nanoTime();
                 Tensor next;
+                PreviewFrames preview = null;
                 try (PointerScope step = new PointerScope()) {
                     Tensor t = torch.full(new long[]{1}, s(timesteps[i]), new TensorOptions(ScalarType.Float));  // t: [1]
                     Tensor v = velocity(latent, t, cond, guidance);                                          // v: [1, C, F, H, W]
+                    float sigma = scheduler.sigmas()[i];
                     next = scheduler.step(v, latent);
                     next.retainReference();
+                    // x0 = x_t − σ_t·v, the clean-video estimate at this step (flow matching)
+                    if (listener.wantsPreview(i + 1, total)) preview = LatentRgb.preview(latent.sub(v.mul(s(sigma))));
                 }
                 latent.releaseReference();
                 latent = next;
                 listener.onStep(i + 1, total, (System.nanoTime() - began) / 1e9);
+                if (preview != null) listener.onPreview(i + 1, total, preview);
                 if (i + 1 < total) {
                     try (PointerScope save = new PointerScope()) {
                         checkpoints.save(scheduler, latent.squeeze(0), i + 1);

@@ -13,10 +13,11 @@ import java.util.regex.Pattern;
  *
  * @param loras null for the model's default stack; an empty list for none
  * @param seed  null for a random seed (the resolved request records the one used)
+ * @param previews null or true for live previews while denoising; false for none
  */
 public record GenerateRequest(String prompt, String negativePrompt, Integer width, Integer height, Integer frames,
                               Integer fps, Integer steps, Double shift, Long seed, Guidance guidance,
-                              List<LoraRef> loras) {
+                              List<LoraRef> loras, Boolean previews) {
     public static final int MAX_PROMPT_CHARS = 4000;
     public static final int MAX_SIDE = 2048;
     public static final int MAX_FRAMES = 201;
@@ -59,6 +60,17 @@ public record GenerateRequest(String prompt, String negativePrompt, Integer widt
         }
     }
 
+    /** A request with live previews on (the default). */
+    public GenerateRequest(String prompt, String negativePrompt, Integer width, Integer height, Integer frames,
+                           Integer fps, Integer steps, Double shift, Long seed, Guidance guidance, List<LoraRef> loras) {
+        this(prompt, negativePrompt, width, height, frames, fps, steps, shift, seed, guidance, loras, null);
+    }
+
+    /** The same request with another prompt (an enhanced one). */
+    public GenerateRequest withPrompt(String other) {
+        return new GenerateRequest(other, negativePrompt, width, height, frames, fps, steps, shift, seed, guidance, loras, previews);
+    }
+
     private static void side(String name, Integer v) {
         if (v != null && (v < 16 || v > MAX_SIDE || v % 16 != 0))
             throw new InvalidFieldException(name, "must be a multiple of 16 between 16 and " + MAX_SIDE + ", got " + v);
@@ -78,12 +90,47 @@ public record GenerateRequest(String prompt, String negativePrompt, Integer widt
                 steps == null ? Recipe.STEPS : steps, shift == null ? Recipe.SHIFT : shift,
                 seed == null ? randomSeed : seed,
                 guidance == null ? new Nag(Recipe.NAG_SCALE, Recipe.NAG_TAU, Recipe.NAG_ALPHA) : guidance,
-                loras == null ? List.copyOf(defaultLoras) : loras);
+                loras == null ? List.copyOf(defaultLoras) : loras, previews == null || previews, null);
     }
 
-    /** The request as run: the trigger phrase applied, the recipe's negative prompt, every default filled in. */
+    /**
+     * What the prompt enhancer did for a request that asked for it.
+     *
+     * @param status         {@code enhanced} (the enhanced prompt is rendered) or {@code fallback} (the original is)
+     * @param enhancedPrompt the enhancer's prompt; null on a fallback
+     * @param model          the enhancer's model
+     * @param reason         why it fell back; null when enhanced
+     */
+    public record Enhancement(String status, String enhancedPrompt, String model, String reason) {
+        public static final String ENHANCED = "enhanced";
+        public static final String FALLBACK = "fallback";
+
+        public Enhancement {
+            if (!ENHANCED.equals(status) && !FALLBACK.equals(status))
+                throw new IllegalArgumentException("enhancement status must be enhanced or fallback, got " + status);
+        }
+    }
+
+    /**
+     * The request as run: the trigger phrase applied, the recipe's negative prompt, every default filled in.
+     *
+     * @param previews    whether the render publishes live previews
+     * @param enhancement what the prompt enhancer did, or null when the request did not ask for it
+     */
     public record Resolved(String prompt, boolean triggerAdded, String negativePrompt, int width, int height, int frames,
-                           int fps, int steps, double shift, long seed, Guidance guidance, List<LoraRef> loras) {
+                           int fps, int steps, double shift, long seed, Guidance guidance, List<LoraRef> loras,
+                           boolean previews, Enhancement enhancement) {
+        /** With previews on and no enhancement. */
+        public Resolved(String prompt, boolean triggerAdded, String negativePrompt, int width, int height, int frames,
+                        int fps, int steps, double shift, long seed, Guidance guidance, List<LoraRef> loras) {
+            this(prompt, triggerAdded, negativePrompt, width, height, frames, fps, steps, shift, seed, guidance, loras, true, null);
+        }
+
+        /** The same request, recording what the prompt enhancer did. */
+        public Resolved withEnhancement(Enhancement e) {
+            return new Resolved(prompt, triggerAdded, negativePrompt, width, height, frames, fps, steps, shift, seed, guidance, loras, previews, e);
+        }
+
         /** Latent frames: (frames - 1)/4 + 1. */
         public int latentFrames() { return (frames - 1) / 4 + 1; }
     }

@@ -3,12 +3,15 @@ package dev.kaze.bench;
 import dev.kaze.pipeline.DenoisingLoop;
 import dev.kaze.pipeline.MemoryPlan;
 import dev.kaze.pipeline.PreviewModel;
+import dev.kaze.pipeline.StepListener;
 import dev.kaze.pipeline.dit.BlockProbe;
 import dev.kaze.pipeline.dit.DitConfig;
 import dev.kaze.pipeline.dit.DitFlops;
 import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
 import dev.kaze.pipeline.guidance.Nag;
+import dev.kaze.pipeline.preview.GifPreview;
+import dev.kaze.pipeline.preview.PreviewFrames;
 import dev.kaze.pipeline.text.T5Config;
 import dev.kaze.pipeline.text.T5Encoder;
 import dev.kaze.pipeline.text.T5EncoderLoader;
@@ -160,17 +163,40 @@ public final class ModelBenchmark {
             Nag nag = new Nag(11.0, 2.5, 0.25);
             Tensor noise = torch.randn(new long[]{cfg.inDim(), lf, lh, lw}, new TensorOptions(ScalarType.Float)).to(device, ScalarType.Float);
             List<Double> stepSeconds = new ArrayList<>();
+            List<Double> previewSeconds = new ArrayList<>(), gifSeconds = new ArrayList<>();
             Tensor[] latent = new Tensor[1];
+            // a live preview after every step (the server previews at most once a second): its device-thread cost is part of the step's time
+            StepListener listener = new StepListener() {
+                @Override public void onStep(int step, int total, double seconds) {
+                    sync.run();
+                    stepSeconds.add(seconds);
+                    System.out.printf("  step %d/%d: %.2f s, %.1f GFLOP/s%n", step, total, seconds, flops.forward() / seconds / 1e9);
+                }
+                @Override public boolean wantsPreview(int step, int total) { return true; }
+                @Override public void onPreview(int step, int total, PreviewFrames preview) {
+                    previewSeconds.add(preview.seconds());
+                    long t = System.nanoTime();
+                    GifPreview.encode(preview, 2, 250);          // in the server this runs on its own thread
+                    gifSeconds.add((System.nanoTime() - t) / 1e9);
+                }
+            };
             double loop = time(sync, () -> latent[0] = new DenoisingLoop(dit).sample(noise, new DenoisingLoop.Conditioning(ctx[0], ctx[1]), nag,
-                    new DenoisingLoop.Schedule(steps, 5.0), (step, total, seconds) -> {
-                        sync.run();
-                        stepSeconds.add(seconds);
-                        System.out.printf("  step %d/%d: %.2f s, %.1f GFLOP/s%n", step, total, seconds, flops.forward() / seconds / 1e9);
-                    }, () -> false));
+                    new DenoisingLoop.Schedule(steps, 5.0), listener, () -> false));
             for (int i = 0; i < stepSeconds.size(); i++) stages.add(stage("denoise step " + (i + 1), stepSeconds.get(i), flops.forward(), gemm));
             Map<String, Object> loopStage = stage("denoising loop (" + steps + " steps)", loop, steps * flops.forward(), gemm);
             stages.add(loopStage);
             report.put("loop_mfu", loopStage.get("mfu"));
+            double preview = mean(previewSeconds), step = mean(stepSeconds) - preview, gif = mean(gifSeconds);
+            Map<String, Object> previews = new LinkedHashMap<>();
+            previews.put("preview_seconds_per_step", preview);
+            previews.put("denoise_seconds_per_step_without_preview", step);
+            previews.put("preview_to_step_ratio", preview / step);
+            previews.put("gif_encode_seconds_off_worker", gif);
+            previews.put("preview_pixels", List.of(lf, 2 * lh, 2 * lw));
+            report.put("previews", previews);
+            stages.add(stage("live preview (latent->RGB on the device thread, per step)", preview, 0, gemm));
+            System.out.printf("live preview: %.4f s per step on the device thread = %.3f %% of a %.2f s denoising step; GIF encode %.4f s (off the worker)%n",
+                    preview, 100 * preview / step, step, gif);
 
             // one block and its parts, timed alone at the same shape
             int[] p = cfg.patchSize();
@@ -247,6 +273,10 @@ public final class ModelBenchmark {
             System.out.printf("memory: planned device peak %.2f GB (bf16 on a GPU) vs host peak RSS %.2f GB here (float32, JVM included)%n",
                     plan.peakBytes() / 1e9, vmHwm() / 1e9);
         }
+    }
+
+    static double mean(List<Double> xs) {
+        return xs.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
     }
 
     static Map<String, Object> stage(String name, double seconds, double flops, double gemm) {

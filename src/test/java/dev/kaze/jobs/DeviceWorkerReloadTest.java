@@ -67,7 +67,8 @@ class DeviceWorkerReloadTest {
             ModelDirectory.scan(modelDir);   // throws IncompleteException, as WanModel.open's scan does
             return WanModel.preview(null, new Device(torch.DeviceType.CPU));
         };
-        return new DeviceWorker(queue, loader, new Mp4Encoder(), new JobMetrics(new SimpleMeterRegistry(), store), "w-reload", 0, retry);
+        return new DeviceWorker(queue, loader, new Mp4Encoder(), new JobMetrics(new SimpleMeterRegistry(), store),
+                DeviceWorker.Settings.of("w-reload").withIncompleteRetry(retry));
     }
 
     static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
@@ -136,7 +137,8 @@ class DeviceWorkerReloadTest {
         worker = new DeviceWorker(queue, () -> {
             if (calls.incrementAndGet() == 1) throw new IllegalStateException("config.json: not a DiT config");
             return WanModel.preview(null, new Device(torch.DeviceType.CPU));
-        }, new Mp4Encoder(), new JobMetrics(new SimpleMeterRegistry(), store), "w-reload", 0, Duration.ofMillis(100));
+        }, new Mp4Encoder(), new JobMetrics(new SimpleMeterRegistry(), store),
+                DeviceWorker.Settings.of("w-reload").withIncompleteRetry(Duration.ofMillis(100)));
         worker.start();
         await("the first load attempt", Duration.ofSeconds(10), () -> worker.loadError() != null);
         Thread.sleep(1000);
