@@ -405,11 +405,11 @@ class VideoApiFuzzTest {
         for (String path : List.of("/v1/videos/../..", "/v1/videos/%2e%2e/%2e%2e", "/v1/videos/%2e%2e", "/v1/videos/..", "/v1/videos/.",
                 "/v1/videos/%00", "/v1/videos/x%00y", "/v1/videos/" + "a".repeat(1000), "/v1/videos/" + "a".repeat(65),
                 "/v1/videos/%E2%98%83", "/v1/videos/\u2603", "/v1/videos/\u0000", "/v1/videos/%zz", "/v1/videos/%", "/v1/videos/%ff%fe",
-                "/v1/videos/a/b/c/d", "/v1//videos", "/v1/videos//", "/V1/VIDEOS", "/", "/v1", "/v1/", "/v2/videos", "/v1/videos;x=1/abc",
+                "/v1/videos/a/b/c/d", "/v1//videos", "/v1/videos//", "/V1/VIDEOS", "/nope.html", "/v1", "/v1/", "/v2/videos", "/v1/videos;x=1/abc",
                 "/v1/videos/abc;jsessionid=1", "/v1/videos/abc%2Fdef", "/v1/videos/abc%5Cdef", "/v1/videos/..%2F..%2Fetc%2Fpasswd",
                 "/v1/videos/....//....//etc/passwd", "/v1/videos/abc/content/../../../etc/passwd", "/actuator/../v1/videos/x",
                 "/v1/videos/video_x/events/extra", "/v1/videos/%20", "/v1/videos/a b", "/v1/videos/<script>", "/v1/videos/{id}",
-                "/v1/videos/' OR '1'='1", "/favicon.ico", "/error", "/v1/videos/video_x/content/x"))
+                "/v1/videos/' OR '1'='1", "/js/../../application.yml", "/%2e%2e/application.yml", "/js/%2e%2e/%2e%2e/application.yml", "/error", "/v1/videos/video_x/content/x"))
             cases.add(new Case("GET " + abbreviate(path), get(path), 0, null));
         cases.add(new Case("GET a long id (5000)", get("/v1/videos/" + "a".repeat(5000)), 0, null));
         cases.add(new Case("GET a long id (70000)", get("/v1/videos/" + "a".repeat(70_000)), 0, null));
