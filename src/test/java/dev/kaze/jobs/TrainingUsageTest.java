@@ -8,6 +8,8 @@ import dev.kaze.training.TrainingListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,5 +71,24 @@ class TrainingUsageTest {
         assertThat(stored.deviceSeconds()).isEqualTo(13.5);
         assertThat(stored.model()).isEqualTo("wan-preview");
         assertThat(stored.peakMemoryBytes()).isNull();
+    }
+
+    /** A callback the trainer adds later must reach the job's listener too (validation events were once swallowed here). */
+    @Test
+    void theTimingListenerForwardsEveryCallback() throws Exception {
+        TrainingUsage usage = new TrainingUsage(null, "train_x", "wan-preview", null, now::get);
+        Class<?> wrapper = usage.timing(TrainingListener.NONE).getClass();
+        for (Method m : TrainingListener.class.getMethods()) {
+            if (Modifier.isStatic(m.getModifiers())) continue;
+            assertThat(wrapper.getDeclaredMethod(m.getName(), m.getParameterTypes()))
+                    .as("TrainingUsage.timing forwards " + m.getName()).isNotNull();
+        }
+        List<String> heard = new ArrayList<>();
+        TrainingListener listener = usage.timing(new TrainingListener() {
+            @Override public void onStep(int step, int maxSteps, int epoch, double loss, double avgLoss, double lr) {}
+            @Override public void onValidation(int step, int epoch, double loss) { heard.add("validation " + step + " " + loss); }
+        });
+        listener.onValidation(3, 1, 0.25);
+        assertThat(heard).containsExactly("validation 3 0.25");
     }
 }
