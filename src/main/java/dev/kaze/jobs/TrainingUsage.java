@@ -74,6 +74,10 @@ final class TrainingUsage implements AutoCloseable {
                 listener.onSample(file, step, epoch);
             }
 
+            @Override public void onValidation(int step, int epoch, double loss) {
+                listener.onValidation(step, epoch, loss);
+            }
+
             @Override public boolean stopRequested() {
                 return listener.stopRequested();
             }
