@@ -160,10 +160,12 @@ public final class LoraTrainer {
     /** The buckets of the samples: their latents' sizes as pixel sizes and frame counts. */
     private List<TrainingMemoryPlan.Bucket> buckets() {
         Set<TrainingMemoryPlan.Bucket> out = new LinkedHashSet<>();
-        for (TrainingSample s : samples) {
-            long[] shape = s.latent().sizes().vec().get();   // [C, F, h, w]
-            out.add(new TrainingMemoryPlan.Bucket((int) shape[3] * TrainingMemoryPlan.SPATIAL_STRIDE,
-                    (int) shape[2] * TrainingMemoryPlan.SPATIAL_STRIDE, (int) (shape[1] - 1) * TrainingMemoryPlan.TEMPORAL_STRIDE + 1));
+        try (PointerScope scope = new PointerScope()) {
+            for (TrainingSample s : samples) {
+                long[] shape = s.latent().sizes().vec().get();   // [C, F, h, w]
+                out.add(new TrainingMemoryPlan.Bucket((int) shape[3] * TrainingMemoryPlan.SPATIAL_STRIDE,
+                        (int) shape[2] * TrainingMemoryPlan.SPATIAL_STRIDE, (int) (shape[1] - 1) * TrainingMemoryPlan.TEMPORAL_STRIDE + 1));
+            }
         }
         return List.copyOf(out);
     }
