@@ -35,7 +35,8 @@ final class TrainingObject {
         n.set("args", resolved.path("args"));
         if (resolved.hasNonNull("resume_from")) n.put("resumed_from", resolved.get("resume_from").asString()); else n.putNull("resumed_from");
         if (resolved.has("result")) n.set("result", resolved.get("result")); else n.putNull("result");
-        n.set("notes", Json.MAPPER.valueToTree(TrainingArgs.notes(resolved.path("args"))));   // as the run's notes event has them
+        n.set("notes", resolved.has("run_notes") ? resolved.get("run_notes")   // the run's notes event (with what it resolved)
+                : Json.MAPPER.valueToTree(TrainingArgs.notes(resolved.path("args"))));
         VideoObject.putError(n, job);
         if (job.metadataJson() != null) n.set("metadata", Json.MAPPER.readTree(job.metadataJson())); else n.putNull("metadata");
         ObjectNode links = n.putObject("links");

@@ -10,6 +10,7 @@ import dev.kaze.training.DatasetMediaException;
 import dev.kaze.training.DatasetPaths;
 import dev.kaze.training.LoraTrainer;
 import dev.kaze.training.TrainingArgs;
+import dev.kaze.training.TrainingArgsException;
 import dev.kaze.training.TrainingData;
 import dev.kaze.training.TrainingItem;
 import dev.kaze.training.TrainingListener;
@@ -26,6 +27,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,6 +74,11 @@ public final class TrainingRunner implements JobRunner {
             return CompletableFuture.completedFuture(train(pipeline, job));
         } catch (JobNotFoundException e) {
             throw e;
+        } catch (TrainingArgsException e) {
+            log.warn("training {}: its options do not fit this model: {}", id, e.getMessage());
+            queue.store().fail(id, ProblemTypes.failure("invalid-training-args", "The training options do not fit this model", 422,
+                    shown(job, e.getMessage())));
+            return CompletableFuture.completedFuture(JobOutcome.FAILED);
         } catch (DatasetConfigException | DatasetMediaException | DatasetCheckException e) {
             log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
             queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, shown(job, e.getMessage())));
@@ -116,9 +123,6 @@ public final class TrainingRunner implements JobRunner {
         }
         BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
         TrainingArgs args = TrainingArgs.fromJson(spec.args());
-        List<String> notes = TrainingArgs.notes(spec.args());
-        if (!notes.isEmpty())
-            store.appendEvent(id, JobEventType.NOTES.wireName(), Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(notes)).toString());
         progress(store, id, "prepare", 1, 0, 0, null);
         try (PointerScope scope = new PointerScope(); TrainingUsage usage = TrainingUsage.start(queue, id, pipeline)) {
             DatasetConfig config = spec.config();
@@ -131,6 +135,11 @@ public final class TrainingRunner implements JobRunner {
             }
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples.training(), samples.validation(),
                     metadata(config, pipeline, samples.training().size()));
+            // what the options do, and what they resolved to on this model and dataset (blocks_to_swap auto)
+            List<String> notes = new ArrayList<>(TrainingArgs.notes(spec.args()));
+            notes.addAll(trainer.notes());
+            if (!notes.isEmpty())
+                store.appendEvent(id, JobEventType.NOTES.wireName(), Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(notes)).toString());
             SavedState state = resumeState(spec, out);
             TrainingListener listener = usage.timing(new Listener(store, id, spec, args.outputName(), out, stop));
             if (state != null) {
@@ -148,6 +157,9 @@ public final class TrainingRunner implements JobRunner {
             r.put("avg_loss", result.avgLoss());
             r.put("lora_file", out.relativize(result.lora()).toString());
             r.put("lora_name", spec.loraName());
+            r.putObject("dit").put("storage", result.dit().storage()).put("blocks_swapped", result.dit().blocksSwapped())
+                    .put("built_for_training", result.dit().separate());
+            if (!notes.isEmpty()) resolved.set("run_notes", Json.MAPPER.valueToTree(notes));   // the notes event's, shown by GET
             store.updateProgress(id, 100, "train", result.steps(), trainer.totalSteps());
             usage.record();
             store.complete(id, resolved.toString());

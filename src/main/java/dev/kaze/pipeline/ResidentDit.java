@@ -43,6 +43,7 @@ final class ResidentDit implements AutoCloseable {
     private Set<String> targets = Set.of();        // the keys the stack merged into dit changes
     private List<String> stamps;           // the stack's files as they were (size, modification time): a replaced file rebuilds
     private long loads;                    // DiTs loaded from the base source, for tests
+    private long separateBuilds;           // DiTs built for a caller with other options (training), for tests
 
     /** No DiT yet: the first {@link #get} loads one from base (which this then owns) onto device. */
     ResidentDit(DitConfig config, TensorSource base, LoraCatalog loras, Device device, DitOptions options) {
@@ -110,6 +111,25 @@ final class ResidentDit implements AutoCloseable {
             files.forEach(LoraFile::close);
         }
     }
+
+    /** The options of the DiT this serves (its swap count as built, or as the next build uses). */
+    DitOptions served() { return options.withBlocksToSwap(dit != null ? dit.blocksSwapped() : swap); }
+
+    /**
+     * A DiT without LoRA built from the base source with these options, owned by the caller; the
+     * served DiT is freed first (so the device never holds both) and the next {@link #get} rebuilds it.
+     */
+    WanDit build(DitOptions requested) {
+        reset();
+        try (PointerScope scope = new PointerScope()) {
+            WanDit built = WanDit.load(config, base, device, requested);
+            separateBuilds++;
+            return built;
+        }
+    }
+
+    /** How many DiTs {@link #build} made, for tests. */
+    long separateBuilds() { return separateBuilds; }
 
     /** Frees the DiT, so the next {@link #get} loads one from the base source with its stack. */
     void reset() {

@@ -241,6 +241,29 @@ public final class WanModel implements AutoCloseable {
      */
     public WanDit dit(List<GenerateRequest.LoraRef> stack) { return dit.get(stack); }
 
+    /** The options of the served DiT: compute dtype, block Linear storage and blocks swapped. */
+    public DitOptions ditOptions() { return dit.served(); }
+
+    /**
+     * A DiT (no LoRA merged) a training runs over, with these options: the served DiT when its
+     * options are these ({@link TrainingDit#separate()} false; closing it keeps it), else one built
+     * from the model's base weights with them, distinct from the served DiT, which is freed first so
+     * the device never holds both (the next {@link #dit} rebuilds it). Close the result after the run:
+     * a separate DiT is freed then.
+     */
+    public TrainingDit trainingDit(DitOptions options) {
+        if (options.equals(dit.served())) return new TrainingDit(dit.get(List.of()), false);
+        return new TrainingDit(dit.build(options), true);
+    }
+
+    /** A DiT for one training; separate: built for it (freed by {@link #close}), else the served DiT. */
+    public record TrainingDit(WanDit dit, boolean separate) implements AutoCloseable {
+        @Override public void close() { if (separate) dit.close(); }
+    }
+
+    /** How many DiTs {@link #trainingDit} built separately from the served one, for tests. */
+    public long trainingDitBuilds() { return dit.separateBuilds(); }
+
     /** How many times {@link #dit(List)} loaded a DiT from the base source (not counting in-place updates), for tests. */
     public long ditLoads() { return dit.loads(); }
 

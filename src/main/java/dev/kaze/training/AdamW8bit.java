@@ -59,10 +59,8 @@ public final class AdamW8bit implements LoraOptimizer {
     public AdamW8bit(Map<String, Tensor> parameters, AdamW.Settings settings) {
         this.settings = settings;
         try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            signedCode = dynamicMap(true);
+            signedCode = dynamicMap(true);     // dynamicMap's reference is ours, released by close
             unsignedCode = dynamicMap(false);
-            signedCode.retainReference();
-            unsignedCode.retainReference();
             for (var e : parameters.entrySet()) {
                 Tensor p = e.getValue();
                 State st;

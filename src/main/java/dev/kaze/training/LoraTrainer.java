@@ -3,7 +3,11 @@
 package dev.kaze.training;
 
 import dev.kaze.pipeline.WanModel;
+import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.pipeline.dit.DitOptions;
 import dev.kaze.pipeline.dit.WanDit;
+import dev.kaze.tensor.Linear;
+import dev.kaze.tensor.WeightStorage;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Generator;
@@ -22,10 +26,15 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -45,10 +54,22 @@ import java.util.concurrent.ThreadLocalRandom;
  * The LoRA carries musubi's {@code ss_*} metadata (§4.4 of the spec) for what this trainer knows;
  * the caller adds the dataset's ({@code ss_datasets}, {@code ss_sd_model_name}, …) through
  * {@link #LoraTrainer(WanModel, TrainingArgs, List, Map)}.
+ *
+ * <p>The DiT it trains over ({@link #ditOptions()}): the model's compute dtype, its block Linears stored as
+ * fp8_base/fp8_scaled ask (else as the server stores them), and blocks_to_swap blocks swapped ("auto": the fewest
+ * whose {@link TrainingMemoryPlan} peak fits the model's device memory budget for every bucket of the samples).
+ * When these are the served DiT's options the served DiT is used; otherwise one is built for the run from the
+ * model's base weights and freed at its end ({@link WanModel#trainingDit}).
  */
 public final class LoraTrainer {
     /** What a run ended with: steps done, the last loss and moving average, the LoRA and state written. */
-    public record Result(int steps, double loss, double avgLoss, Path lora, Path state, boolean stopped) {}
+    public record Result(int steps, double loss, double avgLoss, Path lora, Path state, boolean stopped, TrainedDit dit) {}
+
+    /**
+     * The DiT a run trained over, read from the DiT itself: its block Linears' storage (e.g. "float8_e4m3fn, block-wise
+     * scales (64 columns)", or "float32"), how many blocks it swapped, and whether it was built for the run.
+     */
+    public record TrainedDit(String storage, int blocksSwapped, boolean separate) {}
 
     private final WanModel model;
     private final TrainingArgs args;
@@ -82,6 +103,81 @@ public final class LoraTrainer {
         this.validationSamples = List.copyOf(validationSamples);
         this.metadata = Map.copyOf(metadata);
         args.totalSteps(samples.size());   // fails early when epochs × samples is too many steps
+    }
+
+    /**
+     * The options of the DiT this run trains over: the model's compute dtype and (unless fp8_base asks for float8) its
+     * block Linear storage, with blocks_to_swap resolved ({@link #blocksToSwap()}).
+     */
+    public DitOptions ditOptions() {
+        DitOptions served = model.ditOptions();
+        WeightStorage fp8 = args.fp8Storage();
+        return served.withStorage(fp8 != null ? fp8 : served.storage()).withBlocksToSwap(blocksToSwap());
+    }
+
+    /**
+     * The blocks to swap: blocks_to_swap as asked, or for auto the fewest whose planned peak
+     * ({@link TrainingMemoryPlan#fewestBlocksToSwap}) fits the model's device memory budget for every bucket of the samples.
+     *
+     * @throws TrainingArgsException when the count is more than the model allows, or no count fits the budget
+     */
+    public int blocksToSwap() {
+        DitConfig cfg = model.ditConfig();
+        int max = Math.max(1, cfg.numLayers() - 1);   // musubi's bound; a one-block model (the preview) may swap its block
+        if (!args.autoSwap()) {
+            if (args.blocksToSwap() > max)
+                throw new TrainingArgsException(List.of(new TrainingArgsException.Problem("blocks_to_swap", "is " + args.blocksToSwap()
+                        + "; this model has " + cfg.numLayers() + " blocks, so at most " + max + " can be swapped")));
+            return args.blocksToSwap();
+        }
+        int n = TrainingMemoryPlan.fewestBlocksToSwap(cfg, buckets(), args.fp8Base(), args.networkDim(), optimizerStateBytes(),
+                args.gradientCheckpointing(), model.options().memoryBudgetBytes());
+        if (n < 0)
+            throw new TrainingArgsException(List.of(new TrainingArgsException.Problem("blocks_to_swap", "auto: no block count fits "
+                    + String.format("%.1f", TrainingMemoryPlan.gib(model.options().memoryBudgetBytes()))
+                    + " GiB (kaze.device-memory-budget) for the largest bucket " + largest() + "; train smaller buckets, use fp8_base, "
+                    + "or raise the budget")));
+        return n;
+    }
+
+    /** What the run's memory options resolve to on this model, for the job's record (empty when nothing is resolved at run time). */
+    public List<String> notes() {
+        List<String> notes = new ArrayList<>();
+        if (args.autoSwap()) {
+            int n = blocksToSwap();
+            TrainingMemoryPlan plan = new TrainingMemoryPlan(model.ditConfig(), largest(), args.fp8Base(), n, args.networkDim(),
+                    optimizerStateBytes(), args.gradientCheckpointing());
+            notes.add("blocks_to_swap auto: " + n + " blocks swapped (streamed from host memory, forward and backward); planned peak "
+                    + String.format("%.2f", TrainingMemoryPlan.gib(plan.peakBytes())) + " GiB for the largest bucket " + largest()
+                    + " against a budget of " + String.format("%.1f", TrainingMemoryPlan.gib(model.options().memoryBudgetBytes())) + " GiB");
+        }
+        DitOptions served = model.ditOptions();
+        if (args.fp8Storage() == null && served.storage().isFloat8())
+            notes.add("fp8_base is off, but the server keeps the DiT's block Linears as float8 (kaze.dit.storage); the run trains over that storage");
+        return notes;
+    }
+
+    /** The buckets of the samples: their latents' sizes as pixel sizes and frame counts. */
+    private List<TrainingMemoryPlan.Bucket> buckets() {
+        Set<TrainingMemoryPlan.Bucket> out = new LinkedHashSet<>();
+        try (PointerScope scope = new PointerScope()) {
+            for (TrainingSample s : samples) {
+                long[] shape = s.latent().sizes().vec().get();   // [C, F, h, w]
+                out.add(new TrainingMemoryPlan.Bucket((int) shape[3] * TrainingMemoryPlan.SPATIAL_STRIDE,
+                        (int) shape[2] * TrainingMemoryPlan.SPATIAL_STRIDE, (int) (shape[1] - 1) * TrainingMemoryPlan.TEMPORAL_STRIDE + 1));
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** The bucket with the most tokens. */
+    private TrainingMemoryPlan.Bucket largest() {
+        return buckets().stream().max(Comparator.comparingLong(b -> (long) b.width() * b.height() * b.frames())).orElseThrow();
+    }
+
+    /** Optimizer state bytes per LoRA element: AdamW's 8, AdamW8bit's 2 plus its two absmax floats per block. */
+    private double optimizerStateBytes() {
+        return args.adamw8bitRequested() ? 2 + 8.0 / AdamW8bit.BLOCK_SIZE : TrainingMemoryPlan.ADAMW_STATE_BYTES;
     }
 
     /** Optimizer steps of the whole run (max_train_epochs × samples when epochs are set, else max_train_steps). */
@@ -123,7 +219,14 @@ public final class LoraTrainer {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the output directory " + outputDir + ": " + e.getMessage(), e);
         }
-        WanDit base = model.dit(List.of());
+        try (WanModel.TrainingDit dit = model.trainingDit(ditOptions())) {
+            return loop(dit, lora, adamw, startStep, recent, outputDir, listener);
+        }
+    }
+
+    private Result loop(WanModel.TrainingDit dit, LoraNetwork lora, LoraOptimizer adamw, int startStep, ArrayDeque<Double> recent,
+                        Path outputDir, TrainingListener listener) {
+        WanDit base = dit.dit();
         FlowMatchingStep flow = new FlowMatchingStep(args.discreteFlowShift(), args.maxGradNorm(), args.gradientCheckpointing());
         int n = samples.size(), total = totalSteps(), epochs = totalEpochs();
         Run run = new Run(lora, adamw, outputDir, listener, new TrainingLog(outputDir.resolve(args.outputName() + ".log.jsonl"), startStep),
@@ -203,7 +306,39 @@ public final class LoraTrainer {
             }
         }
         double avg = recent.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-        return new Result(done, loss, avg, loraFile, stateDir, stopped);
+        return new Result(done, loss, avg, loraFile, stateDir, stopped, new TrainedDit(storage(base, model.ditConfig().numLayers()), base.blocksSwapped(), dit.separate()));
+    }
+
+    /** The block Linears of one DiT block, as {@link WanDit#blockLinear} names them. */
+    private static final List<String> BLOCK_LINEARS = List.of("self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o",
+            "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2");
+
+    /**
+     * How the DiT keeps its block Linear weights, read from them: "compute dtype", or the float8 format and how many
+     * Linears have each scale layout (a weight whose input size is not a multiple of the block keeps a per-tensor scale).
+     */
+    static String storage(WanDit dit, int numLayers) {
+        Map<String, Integer> layouts = new LinkedHashMap<>();
+        String format = null;
+        for (int i = 0; i < numLayers; i++)
+            for (String name : BLOCK_LINEARS) {
+                Linear l = dit.blockLinear("blocks." + i + "." + name + ".weight");
+                if (l == null || !l.isFloat8()) continue;
+                format = l.quantized().scalar_type().toString().toLowerCase(Locale.ROOT);
+                String layout = switch (l.storage().scaling()) {
+                    case WeightStorage.Scaling.Blockwise b -> "block-wise scales (" + b.blockSize() + " columns)";
+                    case WeightStorage.Scaling.PerTensor p -> "per-tensor scale";
+                };
+                layouts.merge(layout, 1, Integer::sum);
+            }
+        if (format == null) return "compute dtype";
+        StringBuilder out = new StringBuilder(format);
+        String sep = ": ";
+        for (var e : layouts.entrySet()) {
+            out.append(sep).append(e.getValue()).append(" with ").append(e.getKey());
+            sep = ", ";
+        }
+        return out.toString();
     }
 
     /** What one run's saves share. */
@@ -252,7 +387,8 @@ public final class LoraTrainer {
         meta.put("ss_training_comment", "None");
         meta.put("ss_optimizer", run.adamw.recordedName());
         meta.put("ss_max_grad_norm", py(args.maxGradNorm()));
-        meta.put("ss_fp8_base", py(args.fp8Base()));   // what was asked, as musubi records str(args.fp8_base)
+        meta.put("ss_fp8_base", py(args.fp8Base()));   // as musubi records str(args.fp8_base); the run's DiT is stored so
+        meta.put("ss_fp8_scaled", py(args.fp8Scaled()));
         meta.put("ss_full_fp16", "False");
         meta.put("ss_full_bf16", "False");
         meta.put("ss_weighting_scheme", "none");

@@ -1,5 +1,6 @@
 package dev.kaze.training;
 
+import dev.kaze.tensor.WeightStorage;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import tools.jackson.databind.JsonNode;
 
@@ -17,13 +18,10 @@ import java.util.function.BiConsumer;
  * torch's defaults (betas 0.9/0.999, eps 1e-8, weight_decay 0.01), the constant LR schedule,
  * timestep_sampling "shift".
  *
- * <p>Choices musubi offers that Kaze does not run are refused with a message, except
- * {@code optimizer_type adamw8bit}, which runs as 32-bit AdamW with the same hyper-parameters (libtorch
- * has no 8-bit AdamW; bitsandbytes' block-wise 8-bit state differs only by its quantisation) and is
- * reported in {@link #notes()} and in the LoRA's {@code ss_optimizer}. {@code blocks_to_swap},
- * {@code fp8_base} and {@code fp8_scaled} are accepted and recorded: the DiT's weight storage is the
- * server's ({@code kaze.dit.storage}), all blocks stay resident, and the LoRA's metadata states the
- * storage actually used.
+ * <p>Choices musubi offers that Kaze does not run are refused with a message. {@code optimizer_type adamw8bit}
+ * runs bitsandbytes' block-wise 8-bit AdamW ({@link AdamW8bit}); {@code fp8_base}, {@code fp8_scaled} and
+ * {@code blocks_to_swap} give the run a DiT built for it with that weight storage and block swap (see
+ * {@link LoraTrainer}); {@link #notes()} says what each of them did.
  *
  * @param networkDim            network_dim: LoRA rank (32)
  * @param networkAlpha          network_alpha (32); ≤ 0 means alpha = rank
@@ -42,15 +40,17 @@ import java.util.function.BiConsumer;
  * @param gradientCheckpointing gradient_checkpointing (true)
  * @param outputName            output_name ("lora"): file stem of every output
  * @param timestepSampling      timestep_sampling: "shift" only
- * @param optimizerType         optimizer_type: "adamw" (default) or "adamw8bit" (runs as AdamW), any case
+ * @param optimizerType         optimizer_type: "adamw" (default) or "adamw8bit" (bitsandbytes' AdamW8bit), any case
  * @param lrScheduler           lr_scheduler: "constant" only
  * @param saveState             save_state (true): a state directory beside every saved LoRA
  * @param mixedPrecision        mixed_precision: "bf16" (default) or "no"; the compute dtype is the loaded model's
+ *                              (bfloat16 on CUDA, float32 on the CPU)
  * @param networkModule         network_module: "networks.lora_wan" only
  * @param savePrecision         save_precision: "bf16" (default, musubi 2025-03), "float"/"fp32" or "fp16"
- * @param blocksToSwap          blocks_to_swap (0..39; recorded, all blocks stay resident)
- * @param fp8Base               fp8_base (recorded)
- * @param fp8Scaled             fp8_scaled (recorded; needs fp8_base)
+ * @param blocksToSwap          blocks_to_swap (0..39, or {@link #AUTO_SWAP} for "auto": the fewest that fit the device memory
+ *                              budget); more than 0 (or auto) needs gradient_checkpointing
+ * @param fp8Base               fp8_base: the DiT's block Linears stored as float8 e4m3 (per-tensor scale)
+ * @param fp8Scaled             fp8_scaled (needs fp8_base): block-wise scales, one per {@value #FP8_BLOCK} columns
  * @param validateEveryNSteps   validate_every_n_steps (Kaze's; 0: never): the validation loss every this many steps
  * @param validateEveryNEpochs  validate_every_n_epochs (Kaze's; 0: never): the validation loss at the end of every this many epochs
  * @param modelMetadata         training_comment and metadata_title/author/description/license/tags, as the LoRA's
@@ -65,6 +65,10 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
                            boolean fp8Base, boolean fp8Scaled, int validateEveryNSteps, int validateEveryNEpochs,
                            Map<String, String> modelMetadata) {
     public static final int MAX_STEPS = 10_000_000, MAX_EPOCHS = 100_000, MAX_DIM = 1024, MAX_SAMPLE_PROMPTS = 64;
+    /** blocks_to_swap "auto": the run picks the fewest blocks whose planned peak fits the device memory budget. */
+    public static final int AUTO_SWAP = -1;
+    /** Columns per scale of fp8_scaled storage (musubi's block-wise float8 e4m3). */
+    public static final int FP8_BLOCK = 64;
 
     public TrainingArgs {
         samplePrompts = samplePrompts == null ? List.of() : List.copyOf(samplePrompts);
@@ -72,10 +76,18 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
         List<TrainingArgsException.Problem> problems = check(networkDim, networkAlpha, learningRate, maxTrainSteps, maxTrainEpochs,
                 seed, discreteFlowShift, maxGradNorm, saveEveryNSteps, saveEveryNEpochs, sampleEveryNSteps, sampleEveryNEpochs,
                 samplePrompts, outputName, timestepSampling, optimizerType, lrScheduler, mixedPrecision, networkModule,
-                savePrecision, blocksToSwap, fp8Base, fp8Scaled);
+                savePrecision, blocksToSwap, fp8Base, fp8Scaled, gradientCheckpointing);
         if (validateEveryNSteps < 0) problems.add(new TrainingArgsException.Problem("validate_every_n_steps", "must be >= 1 (or absent for never), got " + validateEveryNSteps));
         if (validateEveryNEpochs < 0) problems.add(new TrainingArgsException.Problem("validate_every_n_epochs", "must be >= 1 (or absent for never), got " + validateEveryNEpochs));
         if (!problems.isEmpty()) throw new TrainingArgsException(problems);
+    }
+
+    /** The same options with blocks_to_swap n (e.g. auto resolved to a count). */
+    public TrainingArgs withBlocksToSwap(int n) {
+        return new TrainingArgs(networkDim, networkAlpha, learningRate, maxTrainSteps, maxTrainEpochs, seed, discreteFlowShift, maxGradNorm,
+                saveEveryNSteps, saveEveryNEpochs, sampleEveryNSteps, sampleEveryNEpochs, sampleAtFirst, samplePrompts,
+                gradientCheckpointing, outputName, timestepSampling, optimizerType, lrScheduler, saveState, mixedPrecision,
+                networkModule, savePrecision, n, fp8Base, fp8Scaled, validateEveryNSteps, validateEveryNEpochs, modelMetadata);
     }
 
     /**
@@ -126,16 +138,39 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
         };
     }
 
-    /** True for optimizer_type adamw8bit, which runs as 32-bit AdamW. */
+    /** True for optimizer_type adamw8bit (bitsandbytes' block-wise 8-bit AdamW, {@link AdamW8bit}). */
     public boolean adamw8bitRequested() { return optimizerType.equalsIgnoreCase("adamw8bit"); }
 
-    /** Things this run does differently from what was asked, for the job's record (empty when none). */
+    /** blocks_to_swap "auto": chosen when the run starts, from the dataset's buckets and the device memory budget. */
+    public boolean autoSwap() { return blocksToSwap == AUTO_SWAP; }
+
+    /**
+     * The DiT's block Linear storage fp8_base and fp8_scaled ask for: float8 e4m3 with one scale per
+     * {@value #FP8_BLOCK} columns (fp8_scaled, musubi's layout) or one per tensor (fp8_base alone); null without fp8_base.
+     */
+    public WeightStorage fp8Storage() {
+        if (!fp8Base) return null;
+        return fp8Scaled ? WeightStorage.blockwise(WeightStorage.Format.FP8_E4M3, FP8_BLOCK) : WeightStorage.perTensor(WeightStorage.Format.FP8_E4M3);
+    }
+
+    /** What the memory and precision options of this run do, for the job's record (empty when none is set). */
     public List<String> notes() {
         List<String> notes = new ArrayList<>();
         if (adamw8bitRequested())
-            notes.add("optimizer_type adamw8bit runs as 32-bit AdamW with the same settings (lr, betas 0.9/0.999, eps 1e-8, "
-                    + "weight_decay 0.01): libtorch has no 8-bit AdamW");
-        if (blocksToSwap > 0) notes.add("blocks_to_swap " + blocksToSwap + " is recorded only: Kaze keeps every block resident");
+            notes.add("optimizer_type adamw8bit: 8-bit moments block-wise as bitsandbytes' AdamW8bit (" + AdamW8bit.BLOCK_SIZE
+                    + " elements per absmax block; parameters under " + AdamW8bit.MIN_8BIT_SIZE + " elements keep 32-bit moments)");
+        if (fp8Base)
+            notes.add(fp8Scaled
+                    ? "fp8_base, fp8_scaled: the DiT's block Linears are stored as float8 e4m3 with block-wise scales (" + FP8_BLOCK
+                      + " columns), upcast per use; the LoRA trains in full precision"
+                    : "fp8_base: the DiT's block Linears are stored as float8 e4m3 with one scale per tensor, upcast per use; "
+                      + "the LoRA trains in full precision");
+        if (autoSwap())
+            notes.add("blocks_to_swap auto: the fewest blocks whose planned peak fits the device memory budget (kaze.device-memory-budget), "
+                    + "chosen for the dataset's buckets when the run starts");
+        else if (blocksToSwap > 0)
+            notes.add("blocks_to_swap " + blocksToSwap + ": the last " + blocksToSwap + " blocks' Linear weights stay in host memory, "
+                    + "streamed to the device block by block in the forward pass and in reverse order in the backward pass");
         return notes;
     }
 
@@ -148,6 +183,8 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
      */
     public static List<String> notes(JsonNode json) {
         List<String> notes = new ArrayList<>(fromJson(json).notes());
+        if (json.hasNonNull("mixed_precision") && "bf16".equals(json.get("mixed_precision").asString("")))
+            notes.add("mixed_precision bf16: the DiT computes in bfloat16 on CUDA (the server's compute dtype); on the CPU in float32");
         notes.addAll(MusubiOptions.notes(json));
         return notes;
     }
@@ -214,7 +251,7 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
         String precision = r.string("mixed_precision", "bf16");
         String module = r.string("network_module", "networks.lora_wan");
         String savePrecision = r.string("save_precision", "bf16");
-        int swap = r.integer("blocks_to_swap", 0);
+        int swap = r.swapCount("blocks_to_swap");
         boolean fp8Base = r.bool("fp8_base", false);
         boolean fp8Scaled = r.bool("fp8_scaled", false);
         int validateSteps = r.integer("validate_every_n_steps", 0);
@@ -223,7 +260,7 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
         for (String key : KEYS)
             if (METADATA_KEYS.containsKey(key) && in.containsKey(key)) modelMetadata.put(METADATA_KEYS.get(key), r.string(key, ""));
         problems.addAll(check(dim, alpha, lr, steps, epochs, seed, shift, clip, saveSteps, saveEpochs, sampleSteps, sampleEpochs,
-                prompts, name, sampling, optimizer, scheduler, precision, module, savePrecision, swap, fp8Base, fp8Scaled));
+                prompts, name, sampling, optimizer, scheduler, precision, module, savePrecision, swap, fp8Base, fp8Scaled, ckpt));
         if (!problems.isEmpty()) throw new TrainingArgsException(problems);
         return new TrainingArgs(dim, alpha, lr, steps, epochs, seed, shift, clip, saveSteps, saveEpochs, sampleSteps, sampleEpochs,
                 sampleAtFirst, prompts, ckpt, name, sampling, optimizer, scheduler, saveState, precision, module, savePrecision, swap,
@@ -264,6 +301,17 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
             if (n == null) return dflt;
             if (!n.isIntegralNumber() || !n.canConvertToInt()) { problems.add(new TrainingArgsException.Problem(key, "must be an integer, got " + n)); return dflt; }
             return n.intValue();
+        }
+
+        /** An integer, or "auto" ({@link #AUTO_SWAP}). */
+        int swapCount(String key) {
+            JsonNode n = in.get(key);
+            if (n != null && n.isString()) {
+                if (n.stringValue().equals("auto")) return AUTO_SWAP;
+                problems.add(new TrainingArgsException.Problem(key, "must be a number of blocks or \"auto\", got " + n));
+                return 0;
+            }
+            return integer(key, 0);
         }
 
         long longInteger(String key, long dflt) {
@@ -335,7 +383,8 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
                                                              int sampleEveryNEpochs, List<String> samplePrompts, String outputName,
                                                              String timestepSampling, String optimizerType, String lrScheduler,
                                                              String mixedPrecision, String networkModule, String savePrecision,
-                                                             int blocksToSwap, boolean fp8Base, boolean fp8Scaled) {
+                                                             int blocksToSwap, boolean fp8Base, boolean fp8Scaled,
+                                                             boolean gradientCheckpointing) {
         List<TrainingArgsException.Problem> p = new ArrayList<>();
         BiConsumer<String, String> bad = (k, m) -> p.add(new TrainingArgsException.Problem(k, m));
         if (networkDim < 1 || networkDim > MAX_DIM) bad.accept("network_dim", "must be between 1 and " + MAX_DIM + ", got " + networkDim);
@@ -364,14 +413,18 @@ public record TrainingArgs(int networkDim, double networkAlpha, double learningR
         if (!"shift".equals(timestepSampling))
             bad.accept("timestep_sampling", "only \"shift\" is supported (musubi's sigma, uniform, sigmoid, logsnr, qinglong and flux_shift are not), got '" + timestepSampling + "'");
         if (optimizerType == null || !(optimizerType.equalsIgnoreCase("adamw") || optimizerType.equalsIgnoreCase("adamw8bit")))
-            bad.accept("optimizer_type", "must be \"adamw\" or \"adamw8bit\" (which runs as 32-bit AdamW), got '" + optimizerType + "'");
+            bad.accept("optimizer_type", "must be \"adamw\" or \"adamw8bit\" (bitsandbytes' 8-bit AdamW), got '" + optimizerType + "'");
         if (!"constant".equals(lrScheduler)) bad.accept("lr_scheduler", "only \"constant\" is supported, got '" + lrScheduler + "'");
         if (!"bf16".equals(mixedPrecision) && !"no".equals(mixedPrecision))
             bad.accept("mixed_precision", "must be \"bf16\" or \"no\" (musubi allows nothing else for a bf16 DiT), got '" + mixedPrecision + "'");
         if (!"networks.lora_wan".equals(networkModule)) bad.accept("network_module", "only \"networks.lora_wan\" is supported, got '" + networkModule + "'");
         if (savePrecision == null || !List.of("bf16", "bfloat16", "float", "fp32", "float32", "fp16", "float16").contains(savePrecision.toLowerCase(Locale.ROOT)))
             bad.accept("save_precision", "must be \"bf16\", \"float\" (fp32) or \"fp16\", got '" + savePrecision + "'");
-        if (blocksToSwap < 0 || blocksToSwap > 39) bad.accept("blocks_to_swap", "must be between 0 and 39, got " + blocksToSwap);
+        if (blocksToSwap != AUTO_SWAP && (blocksToSwap < 0 || blocksToSwap > 39))
+            bad.accept("blocks_to_swap", "must be between 0 and 39 (or \"auto\"), got " + blocksToSwap);
+        else if (blocksToSwap != 0 && !gradientCheckpointing)
+            bad.accept("blocks_to_swap", "needs gradient_checkpointing: true (the swapped blocks stream in again, in reverse order, "
+                    + "for the backward pass, as in musubi); turn it on or set blocks_to_swap to 0");
         if (fp8Scaled && !fp8Base) bad.accept("fp8_scaled", "needs fp8_base: true (as in musubi)");
         return p;
     }

@@ -492,4 +492,77 @@ class TrainingApiEndToEndTest {
         assertThat(unknown).containsOnlyKeys("args.network_dimm");
         assertThat(unknown.get("args.network_dimm")).contains("network_dim", "docs/training.md").hasSizeLessThan(200);
     }
+
+    /**
+     * The author's memory and precision options are used, not only recorded: the run trains over a DiT built for it
+     * (float8 e4m3 block Linears, one block swapped) with 8-bit AdamW, its notes say what each option did, and the
+     * LoRA's metadata records them.
+     */
+    @Test
+    void theAuthorsMemoryOptionsReallyShapeTheRun() throws Exception {
+        String options = "{\"network_dim\": 4, \"network_alpha\": 4, \"learning_rate\": 0.01, \"max_train_steps\": 3, \"seed\": 7,"
+                + " \"output_name\": \"mem\", \"fp8_base\": true, \"fp8_scaled\": true, \"blocks_to_swap\": 1,"
+                + " \"gradient_checkpointing\": true, \"optimizer_type\": \"adamw8bit\", \"mixed_precision\": \"bf16\"}";
+        HttpResponse<String> created = alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"lora_name\":\"mem\",\"args\":" + options + "}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
+        String id = ApiClient.json(created).get("id").asString();
+        JsonNode done = awaitTraining(id);
+        assertThat(done.get("status").asString()).as(done.toString()).isEqualTo("completed");
+
+        // the DiT the run trained over, read from it: float8 block Linears (block-wise where the width allows), one block swapped
+        JsonNode dit = done.path("result").path("dit");
+        assertThat(dit.path("storage").asString()).as(dit.toString()).startsWith("float8_e4m3fn: ").contains("block-wise scales (64 columns)");
+        assertThat(dit.path("blocks_swapped").asInt()).isEqualTo(1);
+        assertThat(dit.path("built_for_training").asBoolean()).isTrue();
+
+        List<String> notes = new ArrayList<>();
+        done.get("notes").forEach(n -> notes.add(n.asString()));
+        assertThat(notes).anyMatch(n -> n.startsWith("optimizer_type adamw8bit: 8-bit moments block-wise as bitsandbytes' AdamW8bit"))
+                .anyMatch(n -> n.startsWith("fp8_base, fp8_scaled: the DiT's block Linears are stored as float8 e4m3 with block-wise scales (64 columns)"))
+                .anyMatch(n -> n.startsWith("blocks_to_swap 1: the last 1 blocks' Linear weights stay in host memory"))
+                .anyMatch(n -> n.startsWith("mixed_precision bf16:") && n.contains("on the CPU in float32"))
+                .noneMatch(n -> n.contains("32-bit AdamW") || n.contains("recorded only"));
+        ApiClient.Frames frames = alice().websocket("/v1/trainings/" + id + "/events", Duration.ofSeconds(10));
+        assertThat(frames.messages()).filteredOn(m -> m.path("type").asString().equals("notes"))
+                .singleElement().satisfies(m -> assertThat(m.path("data").get("notes")).isEqualTo(done.get("notes")));
+
+        HttpResponse<byte[]> lora = alice().sendBytes(alice().request("/v1/trainings/" + id + "/files/mem.safetensors").GET().build());
+        assertThat(lora.statusCode()).isEqualTo(200);
+        Path downloaded = Files.createTempFile("mem", ".safetensors");
+        Files.write(downloaded, lora.body());
+        try (SafetensorsFile f = SafetensorsFile.open(downloaded)) {
+            assertThat(f.metadata()).containsEntry("ss_fp8_base", "True").containsEntry("ss_fp8_scaled", "True")
+                    .containsEntry("ss_optimizer", "bitsandbytes.optim.adamw.AdamW8bit").containsEntry("ss_mixed_precision", "bf16");
+        } finally {
+            Files.delete(downloaded);
+        }
+    }
+
+    /** blocks_to_swap auto is resolved for the dataset's buckets against the memory budget, and the count is in the notes. */
+    @Test
+    void blocksToSwapAutoResolvesToACountInTheNotes() throws Exception {
+        String options = "{\"network_dim\": 4, \"max_train_steps\": 2, \"seed\": 7, \"output_name\": \"auto\", \"blocks_to_swap\": \"auto\"}";
+        HttpResponse<String> created = alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"lora_name\":\"auto-swap\",\"args\":" + options + "}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(202);
+        JsonNode done = awaitTraining(ApiClient.json(created).get("id").asString());
+        assertThat(done.get("status").asString()).as(done.toString()).isEqualTo("completed");
+        List<String> notes = new ArrayList<>();
+        done.get("notes").forEach(n -> notes.add(n.asString()));
+        // the preview's one block fits the default 24 GiB budget: none swapped, and the run's DiT is the served one
+        assertThat(notes).anyMatch(n -> n.matches("blocks_to_swap auto: 0 blocks swapped .*planned peak [0-9.]+ GiB for the largest bucket \\d+x\\d+x\\d+ .*"));
+        assertThat(done.path("result").path("dit").path("blocks_swapped").asInt()).isZero();
+        assertThat(done.path("result").path("dit").path("built_for_training").asBoolean()).isFalse();
+        assertThat(done.path("result").path("dit").path("storage").asString()).isEqualTo("compute dtype");
+    }
+
+    /** Block swap without gradient checkpointing cannot run: refused at submission, naming the field. */
+    @Test
+    void blocksToSwapWithoutGradientCheckpointingIsRefused() {
+        for (String swap : List.of("1", "\"auto\"")) {
+            Map<String, String> e = errors(alice().post("/v1/trainings", "{\"dataset\":\"moving\",\"args\":{\"max_train_steps\":2,"
+                    + "\"blocks_to_swap\":" + swap + ",\"gradient_checkpointing\":false}}"));
+            assertThat(e).as(swap).containsOnlyKeys("args.blocks_to_swap");
+            assertThat(e.get("args.blocks_to_swap")).contains("gradient_checkpointing: true");
+        }
+    }
 }

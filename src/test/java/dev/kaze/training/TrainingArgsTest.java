@@ -1,6 +1,7 @@
 package dev.kaze.training;
 
 import dev.kaze.json.Json;
+import dev.kaze.tensor.WeightStorage;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -11,6 +12,7 @@ import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,7 +42,7 @@ class TrainingArgsTest {
                 {"network_dim": 8, "network_alpha": 4, "learning_rate": 1e-4, "max_train_steps": 12, "seed": 9,
                  "discrete_flow_shift": 5, "max_grad_norm": 0, "save_every_n_steps": 5, "save_every_n_epochs": 2,
                  "sample_every_n_steps": 3, "sample_every_n_epochs": null, "sample_at_first": true,
-                 "sample_prompts": ["a --w 32", "b --f 5"], "gradient_checkpointing": false, "output_name": "ghibli-v2",
+                 "sample_prompts": ["a --w 32", "b --f 5"], "gradient_checkpointing": true, "output_name": "ghibli-v2",
                  "timestep_sampling": "shift", "optimizer_type": "AdamW8bit", "lr_scheduler": "constant", "save_state": false,
                  "mixed_precision": "bf16", "network_module": "networks.lora_wan", "save_precision": "float", "blocks_to_swap": 10,
                  "fp8_base": true, "fp8_scaled": true}"""));
@@ -51,8 +53,26 @@ class TrainingArgsTest {
         assertEquals(5, a.parsedSamplePrompts().get(1).frames());
         assertEquals(org.bytedeco.pytorch.global.torch.ScalarType.Float.value, a.saveDtype().value);
         assertTrue(a.adamw8bitRequested());
-        assertEquals(2, a.notes().size(), a.notes().toString());   // adamw8bit, blocks_to_swap; fp8_base is applied, not noted
-        assertTrue(a.notes().getFirst().contains("32-bit AdamW"));
+        assertEquals(3, a.notes().size(), a.notes().toString());   // what adamw8bit, fp8_base/fp8_scaled and blocks_to_swap do
+        assertTrue(a.notes().get(0).startsWith("optimizer_type adamw8bit: 8-bit moments block-wise as bitsandbytes' AdamW8bit"), a.notes().get(0));
+        assertTrue(a.notes().get(1).contains("float8 e4m3 with block-wise scales (64 columns), upcast per use"), a.notes().get(1));
+        assertTrue(a.notes().get(2).startsWith("blocks_to_swap 10: the last 10 blocks"), a.notes().get(2));
+        assertEquals(new WeightStorage(WeightStorage.Format.FP8_E4M3, new WeightStorage.Scaling.Blockwise(64)), a.fp8Storage());
+    }
+
+    @Test void blocksToSwapTakesACountOrAutoAndNeedsGradientCheckpointing() {
+        assertTrue(TrainingArgs.fromJson(json("{\"blocks_to_swap\": \"auto\"}")).autoSwap());
+        assertEquals(3, TrainingArgs.fromJson(json("{\"blocks_to_swap\": 3, \"gradient_checkpointing\": true}")).blocksToSwap());
+        for (String bad : List.of("{\"blocks_to_swap\": 2, \"gradient_checkpointing\": false}",
+                "{\"blocks_to_swap\": \"auto\", \"gradient_checkpointing\": false}")) {
+            TrainingArgsException e = assertThrows(TrainingArgsException.class, () -> TrainingArgs.fromJson(json(bad)), bad);
+            assertEquals("blocks_to_swap", e.problems().getFirst().field());
+            assertTrue(e.problems().getFirst().message().contains("gradient_checkpointing: true"), e.problems().getFirst().message());
+        }
+        TrainingArgsException e = assertThrows(TrainingArgsException.class, () -> TrainingArgs.fromJson(json("{\"blocks_to_swap\": \"many\"}")));
+        assertTrue(e.problems().getFirst().message().contains("\"auto\""), e.problems().getFirst().message());
+        assertEquals(WeightStorage.perTensor(WeightStorage.Format.FP8_E4M3), TrainingArgs.fromJson(json("{\"fp8_base\": true}")).fp8Storage());
+        assertNull(TrainingArgs.fromJson(json("{}")).fp8Storage());
     }
 
     @Test void epochsOverrideSteps() {
@@ -159,7 +179,7 @@ class TrainingArgsTest {
         for (String noted : List.of("task", "dit", "vae", "t5", "sdpa", "fp8_t5", "max_data_loader_n_workers",
                 "persistent_data_loader_workers", "log_with", "logging_dir"))
             assertTrue(notes.stream().anyMatch(n -> n.startsWith(noted + " has no effect here: ")), noted + " in " + notes);
-        assertTrue(notes.stream().noneMatch(n -> n.startsWith("learning_rate") || n.startsWith("fp8_base")), notes.toString());
+        assertTrue(notes.stream().noneMatch(n -> n.startsWith("learning_rate") || n.startsWith("fp8_base has no effect")), notes.toString());
     }
 
     @Test void optionsThatWouldChangeTheTrainingAreAcceptedOnlyAtMusubisDefault() {
