@@ -12,7 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class DatasetConfigReaderTest {
-    /** The reference dataset TOML of the Ghibli LoRA (recipe.md), paths made relative. */
+    /** The reference dataset TOML of the Ghibli LoRA (recipe.md) with only its Windows paths changed (made relative). */
     static final String REFERENCE = """
             [general]
             caption_extension = ".txt"

@@ -10,48 +10,15 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The training memory plan of the seed's dataset (recipe.md's TOML, paths made Unix) on Wan2.1-T2V-14B and a 24 GB card. */
+/** The training memory plan of the seed's dataset (recipe.md's TOML with only its paths changed: DatasetConfigReaderTest.REFERENCE) on Wan2.1-T2V-14B and a 24 GB card. */
 class TrainingMemoryPlanTest {
-    /** recipe.md's dataset TOML with only its Windows paths changed. */
-    static final String RECIPE_TOML = """
-            [general]
-            caption_extension = ".txt"
-            enable_bucket = true
-            bucket_no_upscale = true
-
-            [[datasets]]
-            image_directory = "/data/images/768x768"
-            cache_directory = "/data/images/768x768/cache"
-            resolution = [768, 768]
-            batch_size = 1
-            num_repeats = 1
-
-            [[datasets]]
-            video_directory = "/data/videos/1920x1040"
-            cache_directory = "/data/videos/1920x1040/cache_1"
-            resolution = [768, 416]
-            batch_size = 1
-            num_repeats = 1
-            frame_extraction = "head"
-            target_frames = [1, 21]
-
-            [[datasets]]
-            video_directory = "/data/videos/1920x1040"
-            cache_directory = "/data/videos/1920x1040/cache_2"
-            resolution = [384, 208]
-            batch_size = 1
-            num_repeats = 1
-            frame_extraction = "uniform"
-            target_frames = [45]
-            frame_sample = 2
-            """;
     static final long BUDGET_24GB = 24_000_000_000L;
     static final DitConfig WAN_14B = DitConfig.WAN_14B;
     static final int RANK = 32;
     static final double ADAMW8BIT = 2 + 8.0 / 256;
 
     static List<Bucket> recipeBuckets() {
-        return TrainingMemoryPlan.buckets(DatasetConfigReader.parse(Path.of("/data/dataset.toml"), RECIPE_TOML, true));
+        return TrainingMemoryPlan.buckets(DatasetConfigReader.parse(Path.of("/data/dataset.toml"), DatasetConfigReaderTest.REFERENCE, true));
     }
 
     @Test void theRecipeDatasetHasItsFourBuckets() {
