@@ -26,6 +26,10 @@ import java.util.regex.Pattern;
  * @param deviceMemoryBudget the device memory a render may plan for ({@code 24GiB}, {@code 20GB}; GiB/MiB binary,
  *                GB/MB decimal); blocks-to-swap auto chooses the fewest swapped blocks that fit it
  * @param textEncoder where umT5 runs
+ * @param role    what this process does: {@code all} (the API and the device worker, the default), {@code api}
+ *                (HTTP, WebSocket, SSE and downloads; no model loaded, jobs queued for workers elsewhere) or
+ *                {@code worker} (claims jobs, renders and trains; serves only health and metrics). When not set,
+ *                kaze.worker.enabled=false means {@code api}; a role that is set wins
  */
 @ConfigurationProperties("kaze")
 public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
@@ -33,10 +37,40 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                              @DefaultValue Worker worker, @DefaultValue Webhooks webhooks, @DefaultValue Dit dit,
                              @DefaultValue Training training,
                              @DefaultValue("24GiB") String deviceMemoryBudget, @DefaultValue TextEncoder textEncoder,
-                             @DefaultValue Previews previews, @DefaultValue PromptEnhancer promptEnhancer) {
+                             @DefaultValue Previews previews, @DefaultValue PromptEnhancer promptEnhancer,
+                             String role) {
 
     public KazeProperties {
         memoryBudgetBytes(deviceMemoryBudget);   // fail at start-up on a bad value
+        Role.parse(role);
+    }
+
+    /** This process's role: kaze.role when set, else {@code api} where kaze.worker.enabled=false, else {@code all}. */
+    public Role processRole() {
+        Role r = Role.parse(role);
+        if (r != null) return r;
+        return worker.enabled() ? Role.ALL : Role.API;
+    }
+
+    /** What one process does: serve the API, run the device worker, or both. */
+    public enum Role {
+        ALL, API, WORKER;
+
+        /** Serves {@code /v1}, the event streams and the studio page. */
+        public boolean servesApi() { return this != WORKER; }
+
+        /** Loads the model and claims jobs. */
+        public boolean runsWorker() { return this != API; }
+
+        static Role parse(String value) {
+            if (value == null || value.isBlank()) return null;
+            return switch (value.strip().toLowerCase(Locale.ROOT)) {
+                case "all" -> ALL;
+                case "api" -> API;
+                case "worker" -> WORKER;
+                default -> throw new IllegalArgumentException("kaze.role is '" + value + "'; use all, api or worker");
+            };
+        }
     }
 
     /** How the loaded model uses memory: DiT storage and block swap, the budget, umT5's placement. */
@@ -215,7 +249,8 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
     /**
      * @param checkpointEvery save the latent every this many steps, so a restarted render resumes
      * @param enabled         run the device worker in this process; {@code false} makes an API-only replica that
-     *                        queues jobs for workers elsewhere (they share the PostgreSQL job store)
+     *                        queues jobs for workers elsewhere (they share the PostgreSQL job store). Kept for
+     *                        compatibility: the same as kaze.role=api, and kaze.role wins when set
      */
     public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}
 

@@ -11,6 +11,7 @@ import dev.kaze.api.TrainingDatasets;
 import dev.kaze.api.UploadLimits;
 import dev.kaze.api.VideoController;
 import dev.kaze.api.WireProblemHandler;
+import dev.kaze.api.WorkerRoleFilter;
 import dev.kaze.jobs.JobEvents;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.training.DatasetArchive;
@@ -22,6 +23,7 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.web.reactive.HandlerMapping;
 import org.springframework.web.reactive.config.CorsRegistry;
 import org.springframework.web.reactive.config.WebFluxConfigurer;
+import org.springframework.web.server.WebFilter;
 import reactor.netty.NettyPipeline;
 
 import java.util.List;
@@ -76,6 +78,13 @@ public class WebConfig implements WebFluxConfigurer {
 
     @Bean
     ApiKeyFilter apiKeyFilter(ApiKeys keys, ProblemWriter problems) { return new ApiKeyFilter(keys, problems); }
+
+    /** The worker role (kaze.role=worker) serves health and metrics only: everything else answers 404; other roles pass all. */
+    @Bean
+    WebFilter workerRoleFilter(ProblemWriter problems) {
+        if (props.processRole().servesApi()) return (exchange, chain) -> chain.filter(exchange);
+        return new WorkerRoleFilter(problems);
+    }
 
     /** One body size limit for every request, answered 413 as a problem; uploads have their own. */
     @Bean

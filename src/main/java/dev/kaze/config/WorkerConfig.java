@@ -117,16 +117,20 @@ public class WorkerConfig {
     @EventListener(ApplicationReadyEvent.class)
     public void startWorker(ApplicationReadyEvent event) throws IOException {
         Files.createDirectories(props.dataDir());
-        if (props.worker().enabled()) event.getApplicationContext().getBean(DeviceWorker.class).start();
+        if (props.processRole().runsWorker()) event.getApplicationContext().getBean(DeviceWorker.class).start();
     }
 
     /**
      * Readiness: the model is loaded and the worker takes jobs. Its details name each part of the model
      * directory (dit, dit_config, text_encoder, tokenizer, vae: present or missing, with what was looked for
-     * where) and the recipe's LoRAs, so that an incomplete directory says what it still lacks.
+     * where) and the recipe's LoRAs, so that an incomplete directory says what it still lacks. The api role
+     * loads no model: it is ready to serve at once (role: api), whatever the workers elsewhere are doing.
      */
     @Bean
     HealthIndicator modelHealthIndicator(DeviceWorker worker, ModelInfo model) {
+        KazeProperties.Role role = props.processRole();
+        if (!role.runsWorker())
+            return () -> Health.up().withDetail("role", "api").withDetail("model", model.id()).build();
         return () -> {
             boolean ready = worker.ready();
             String error = ready ? null : worker.loadError();
