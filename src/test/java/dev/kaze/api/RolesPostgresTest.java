@@ -1,6 +1,7 @@
 package dev.kaze.api;
 
 import dev.kaze.KazeApplication;
+import dev.kaze.jobs.store.PostgresJobStoreTest;
 import dev.kaze.json.Json;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -21,14 +22,12 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * An api-role process and a worker-role process in one JVM over one PostgreSQL schema: a video posted to the api
@@ -37,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * unless {@code -Dkaze.test.pg.url} / {@code -Dkaze.test.pg.user} say otherwise; {@code -Dkaze.test.pg=off} skips.
  */
 class RolesPostgresTest {
-    static final String URL = System.getProperty("kaze.test.pg.url", "jdbc:postgresql://127.0.0.1:5432/test");
+    private static final String URL = PostgresJobStoreTest.URL;
     static final String SMALL = "{\"prompt\":\"a cat in the rain\",\"size\":\"64x48\",\"frames\":9,\"steps\":3,\"seed\":5}";
     final String schema = "kaze_roles_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
     String user;
@@ -57,8 +56,8 @@ class RolesPostgresTest {
     @Test
     void aVideoPostedToTheApiIsRenderedByTheWorkerAndItsEventsReachTheApisSse() throws Exception {
         Assumptions.assumeFalse("off".equals(System.getProperty("kaze.test.pg")), "switched off with -Dkaze.test.pg=off");
-        user = reachableUser();
-        try (Connection c = DriverManager.getConnection(URL, props(user)); Statement st = c.createStatement()) {
+        user = PostgresJobStoreTest.reachableUser();
+        try (Connection c = DriverManager.getConnection(URL, PostgresJobStoreTest.props(user)); Statement st = c.createStatement()) {
             st.execute("CREATE SCHEMA " + schema);
         }
         try (ConfigurableApplicationContext api = start("api")) {
@@ -101,32 +100,8 @@ class RolesPostgresTest {
     @AfterEach
     void dropSchema() throws SQLException {
         if (user == null) return;
-        try (Connection c = DriverManager.getConnection(URL, props(user)); Statement st = c.createStatement()) {
+        try (Connection c = DriverManager.getConnection(URL, PostgresJobStoreTest.props(user)); Statement st = c.createStatement()) {
             st.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
         }
-    }
-
-    /** The configured user, else postgres, else the OS user; fails with the fix when none can connect. */
-    static String reachableUser() {
-        String configured = System.getProperty("kaze.test.pg.user");
-        List<String> candidates = configured != null ? List.of(configured) : List.of("postgres", System.getProperty("user.name"));
-        SQLException last = null;
-        DriverManager.setLoginTimeout(5);
-        for (String candidate : candidates) {
-            try (Connection ignored = DriverManager.getConnection(URL, props(candidate))) {
-                return candidate;
-            } catch (SQLException e) {
-                last = e;
-            }
-        }
-        fail("PostgreSQL is not reachable at " + URL + " as " + candidates + " (" + last.getMessage() + "): start it, point "
-                + "-Dkaze.test.pg.url / -Dkaze.test.pg.user at one, or skip with -Dkaze.test.pg=off", last);
-        return null;
-    }
-
-    static Properties props(String user) {
-        Properties p = new Properties();
-        p.setProperty("user", user);
-        return p;
     }
 }

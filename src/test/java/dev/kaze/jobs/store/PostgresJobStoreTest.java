@@ -20,8 +20,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code -Dkaze.test.pg.url=… -Dkaze.test.pg.user=…} say otherwise; each run uses a fresh schema and drops it after.
  * Fails, and says how to fix it, when PostgreSQL is not reachable; {@code -Dkaze.test.pg=off} skips instead.
  */
-class PostgresJobStoreTest extends JobStoreContract {
-    static final String URL = System.getProperty("kaze.test.pg.url", "jdbc:postgresql://127.0.0.1:5432/test");
+public class PostgresJobStoreTest extends JobStoreContract {
+    public static final String URL = System.getProperty("kaze.test.pg.url", "jdbc:postgresql://127.0.0.1:5432/test");
     final String schema = "kaze_jobs_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
     String user;
     HikariDataSource pool;
@@ -42,7 +42,7 @@ class PostgresJobStoreTest extends JobStoreContract {
     }
 
     /** The configured user, else postgres, else the OS user; fails with the fix when none can connect. */
-    static String reachableUser() {
+    public static String reachableUser() {
         String configured = System.getProperty("kaze.test.pg.user");
         var candidates = configured != null ? List.of(configured)
                 : List.of("postgres", System.getProperty("user.name"));
@@ -63,7 +63,7 @@ class PostgresJobStoreTest extends JobStoreContract {
         return null;
     }
 
-    static Properties props(String user) {
+    public static Properties props(String user) {
         Properties p = new Properties();
         p.setProperty("user", user);
         return p;
