@@ -36,6 +36,8 @@ import static dev.kaze.tensor.Ops.s;
 public final class AdamW8bit implements LoraOptimizer {
     /** Elements per absmax block of bitsandbytes' 8-bit block-wise optimizers. */
     public static final int BLOCK_SIZE = 256;
+    /** Bytes of optimizer state per parameter element: two 8-bit moments and a float32 absmax per block of each. */
+    public static final double STATE_BYTES_PER_ELEMENT = 2 + 8.0 / BLOCK_SIZE;
     /** bitsandbytes' min_8bit_size: smaller parameters keep 32-bit moments. */
     public static final long MIN_8BIT_SIZE = 4096;
 
@@ -145,7 +147,7 @@ public final class AdamW8bit implements LoraOptimizer {
 
     @Override public String recordedName() { return "bitsandbytes.optim.adamw.AdamW8bit"; }
 
-    @Override public double stateBytesPerElement() { return 2 + 8.0 / BLOCK_SIZE; }
+    @Override public double stateBytesPerElement() { return STATE_BYTES_PER_ELEMENT; }
 
     @Override public long steps() { return step; }
 

@@ -177,7 +177,7 @@ public final class LoraTrainer {
 
     /** Optimizer state bytes per LoRA element: AdamW's 8, AdamW8bit's 2 plus its two absmax floats per block. */
     private double optimizerStateBytes() {
-        return args.adamw8bitRequested() ? 2 + 8.0 / AdamW8bit.BLOCK_SIZE : TrainingMemoryPlan.ADAMW_STATE_BYTES;
+        return args.adamw8bitRequested() ? AdamW8bit.STATE_BYTES_PER_ELEMENT : TrainingMemoryPlan.ADAMW_STATE_BYTES;
     }
 
     /** Optimizer steps of the whole run (max_train_epochs × samples when epochs are set, else max_train_steps). */
