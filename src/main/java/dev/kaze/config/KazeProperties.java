@@ -1,6 +1,7 @@
 package dev.kaze.config;
 
 import dev.kaze.pipeline.ModelOptions;
+import dev.kaze.storage.S3Settings;
 import dev.kaze.tensor.WeightStorage;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -30,6 +31,8 @@ import java.util.regex.Pattern;
  *                (HTTP, WebSocket, SSE and downloads; no model loaded, jobs queued for workers elsewhere) or
  *                {@code worker} (claims jobs, renders and trains; serves only health and metrics). When not set,
  *                kaze.worker.enabled=false means {@code api}; a role that is set wins
+ * @param storage where videos, previews, LoRAs, training runs and uploaded datasets live: the data directory, or an
+ *                S3-compatible bucket shared by every replica when kaze.storage.s3.bucket is set
  */
 @ConfigurationProperties("kaze")
 public record KazeProperties(Models models, @DefaultValue("cpu") String device, @DefaultValue("./data/kaze") Path dataDir,
@@ -38,7 +41,7 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
                              @DefaultValue Training training,
                              @DefaultValue("24GiB") String deviceMemoryBudget, @DefaultValue TextEncoder textEncoder,
                              @DefaultValue Previews previews, @DefaultValue PromptEnhancer promptEnhancer,
-                             String role) {
+                             String role, @DefaultValue Storage storage) {
 
     public KazeProperties {
         memoryBudgetBytes(deviceMemoryBudget);   // fail at start-up on a bad value
@@ -253,6 +256,32 @@ public record KazeProperties(Models models, @DefaultValue("cpu") String device, 
      *                        compatibility: the same as kaze.role=api, and kaze.role wins when set
      */
     public record Worker(@DefaultValue("2") int checkpointEvery, @DefaultValue("true") boolean enabled) {}
+
+    /** @param s3 an S3-compatible bucket for every replica's files; unset (no bucket): the local data directory */
+    public record Storage(@DefaultValue S3 s3) {}
+
+    /**
+     * @param endpoint  the S3 API's address ({@code http://minio:9000}); unset for AWS S3
+     * @param bucket    the bucket (it must exist); setting it turns the bucket on
+     * @param region    the signing region ({@code us-east-1} suits most S3-compatible servers; {@code auto} for R2)
+     * @param pathStyle address the bucket as {@code <endpoint>/<bucket>} (MinIO, Ceph, s3proxy); false for virtual hosts
+     * @param accessKey the access key (with secretKey); unset: the AWS default chain ({@code AWS_ACCESS_KEY_ID} and
+     *                  {@code AWS_SECRET_ACCESS_KEY}, a profile, web identity or an instance role)
+     * @param secretKey the secret key
+     * @param prefix    where Kaze's keys start in the bucket (one bucket, several installs)
+     */
+    public record S3(String endpoint, String bucket, @DefaultValue("us-east-1") String region,
+                     @DefaultValue("true") boolean pathStyle, String accessKey, String secretKey, String prefix) {
+        public S3 {
+            settings();   // fail at start-up on a bad value
+        }
+
+        /** The bucket's settings, or null when no bucket is set. */
+        public S3Settings settings() {
+            if (bucket == null || bucket.isBlank()) return null;
+            return new S3Settings(endpoint, bucket, region, pathStyle, accessKey, secretKey, prefix);
+        }
+    }
 
     /** @param minInterval at most one live preview event per this interval while a video renders (the last step's always comes) */
     public record Previews(@DefaultValue("1s") Duration minInterval) {}

@@ -6,6 +6,7 @@ import dev.kaze.jobs.JobStore;
 import dev.kaze.jobs.ModelIdentity;
 import dev.kaze.jobs.ModelInfo;
 import dev.kaze.pipeline.LoraCatalog;
+import dev.kaze.storage.FileStore;
 import dev.kaze.pipeline.ModelDirectory;
 import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.Recipe;
@@ -77,10 +78,10 @@ public class ModelConfig {
     }
 
     @Bean
-    JobQueue jobQueue(JobStore store, ModelInfo model) {
+    JobQueue jobQueue(JobStore store, ModelInfo model, FileStore files) {
         Map<String, Integer> perKey = new HashMap<>();
         for (KazeProperties.ApiKey k : props.auth().keys()) if (k.maxQueued() != null) perKey.put(k.id(), k.maxQueued());
-        return new JobQueue(store, model, props.dataDir(), props.limits().maxQueued(), props.limits().perKeyQueued(), perKey);
+        return new JobQueue(store, model, files, props.dataDir(), props.limits().maxQueued(), props.limits().perKeyQueued(), perKey);
     }
 
     @Bean(destroyMethod = "close")

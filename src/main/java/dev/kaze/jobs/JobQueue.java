@@ -1,6 +1,7 @@
 package dev.kaze.jobs;
 
 import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.storage.FileStore;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ public final class JobQueue {
 
     private final JobStore store;
     private final ModelInfo model;
+    private final FileStore files;
     private final Path dataDir;
     private final int maxQueued;
     private final int perOwnerActive;
@@ -29,10 +31,15 @@ public final class JobQueue {
 
     private final Map<String, Integer> ownerLimits;
 
-    /** ownerLimits: per-owner (API key id) overrides of perOwnerActive. */
-    public JobQueue(JobStore store, ModelInfo model, Path dataDir, int maxQueued, int perOwnerActive, Map<String, Integer> ownerLimits) {
+    /**
+     * files: where jobs' files live (the data directory or the shared bucket); dataDir: this process's local directory
+     * (a job's scratch files); ownerLimits: per-owner (API key id) overrides of perOwnerActive.
+     */
+    public JobQueue(JobStore store, ModelInfo model, FileStore files, Path dataDir, int maxQueued, int perOwnerActive,
+                    Map<String, Integer> ownerLimits) {
         this.store = store;
         this.model = model;
+        this.files = files;
         this.dataDir = dataDir;
         this.maxQueued = maxQueued;
         this.perOwnerActive = perOwnerActive;
@@ -43,7 +50,16 @@ public final class JobQueue {
 
     public ModelInfo model() { return model; }
 
-    /** Where a job's files live. */
+    /** Where jobs' files live: a job's under {@link #fileKey}{@code (id, name)}. */
+    public FileStore files() { return files; }
+
+    /** The key of a job's file: {@code jobs/<id>/<name>}. */
+    public static String fileKey(String id, String name) { return jobPrefix(id) + name; }
+
+    /** The prefix of every file of a job: {@code jobs/<id>/}. */
+    public static String jobPrefix(String id) { return "jobs/" + id + "/"; }
+
+    /** A job's local directory in this process (its scratch files; its files too while they live on local disk). */
     public Path jobDir(String id) { return dataDir.resolve("jobs").resolve(id); }
 
     /** Fills in the defaults (the recipe, the model's LoRA stack, a seed) and checks every LoRA name. */
@@ -135,6 +151,7 @@ public final class JobQueue {
         Job job = get(owner, id);
         if (!job.status().terminal()) cancel(owner, id);
         store.delete(id);
+        files.deleteAll(jobPrefix(id));
         deleteFiles(jobDir(id));
     }
 

@@ -8,6 +8,7 @@ import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.ModelDirectory;
 import dev.kaze.pipeline.PreviewModel;
+import dev.kaze.storage.DiskStore;
 import dev.kaze.pipeline.WanModel;
 import dev.kaze.pipeline.guidance.Guidance;
 import dev.kaze.video.Mp4Encoder;
@@ -51,7 +52,7 @@ class DeviceWorkerReloadTest {
         pool = H2JobStoreTest.pool("jdbc:h2:mem:reload_" + UUID.randomUUID().toString().replace("-", "") + ";DB_CLOSE_DELAY=-1", "reload");
         JobSchema.migrate(pool, null);
         store = new JdbcJobStore(pool);
-        queue = new JobQueue(store, new ModelInfo(PreviewModel.ID, true, new LoraCatalog(null), List.of()), tmp.resolve("data"), 10, 10, Map.of());
+        queue = new JobQueue(store, new ModelInfo(PreviewModel.ID, true, new LoraCatalog(null), List.of()), new DiskStore(tmp.resolve("data")), tmp.resolve("data"), 10, 10, Map.of());
     }
 
     @AfterEach

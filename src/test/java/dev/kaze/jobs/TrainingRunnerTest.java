@@ -7,6 +7,7 @@ import dev.kaze.jobs.store.JobSchema;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.PreviewModel;
+import dev.kaze.storage.DiskStore;
 import dev.kaze.pipeline.WanModel;
 import dev.kaze.pipeline.WanPipeline;
 import dev.kaze.tensor.SafetensorsFile;
@@ -47,7 +48,7 @@ class TrainingRunnerTest {
         JobSchema.migrate(pool, null);
         store = new JdbcJobStore(pool);
         LoraCatalog catalog = new LoraCatalog(tmp.resolve("loras"));
-        queue = new JobQueue(store, new ModelInfo(PreviewModel.ID, true, catalog, List.of()), tmp.resolve("data"), 100, 100, Map.of());
+        queue = new JobQueue(store, new ModelInfo(PreviewModel.ID, true, catalog, List.of()), new DiskStore(tmp.resolve("data")), tmp.resolve("data"), 100, 100, Map.of());
         TestDatasets.write(tmp.resolve("dataset"), true);
         model = WanModel.preview(catalog.directory(), new Device(torch.DeviceType.CPU));
         pipeline = new WanPipeline(model);
