@@ -165,6 +165,14 @@ public class LoraController {
 
     /** Validates the received file and stores it in the catalog (blocking); the temporary file is gone on return. */
     private ResponseEntity<ObjectNode> accept(Path tmp, String name, String filename, boolean replace) throws IOException {
+        try {
+            return store(tmp, name, filename, replace);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private ResponseEntity<ObjectNode> store(Path tmp, String name, String filename, boolean replace) throws IOException {
         if (name == null || name.isEmpty())
             throw ValidationException.of("name", "required: the catalog name the LoRA is to have (a form field before or after the file)");
         checkName("name", name);
@@ -185,11 +193,7 @@ public class LoraController {
         }
         String sha256 = sha256(tmp);
         synchronized (moves) {
-            try {
-                if (!catalog().add(tmp, name, replace)) throw exists(name);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            if (!catalog().add(tmp, name, replace)) throw exists(name);
             catalog().stat(name).ifPresent(f -> hashes.put(name, new Hashed(f.size(), f.lastModified(), sha256)));
         }
         ObjectNode item = describe(name);
