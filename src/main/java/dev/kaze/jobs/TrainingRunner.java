@@ -235,7 +235,8 @@ public final class TrainingRunner implements JobRunner {
     }
 
     private JobOutcome stopped(JobStore store, String id, TrainingOutput output) {
-        output.publishQuietly();   // the state a resume continues from, on whichever worker
+        // the state a resume continues from, on whichever worker (not for a job deleted meanwhile: its files are gone)
+        if (store.find(id).isPresent()) output.publishQuietly();
         if (!running.getAsBoolean()) return JobOutcome.INTERRUPTED;   // requeued at the next start, resumes from its state
         store.cancel(id);
         return JobOutcome.CANCELLED;

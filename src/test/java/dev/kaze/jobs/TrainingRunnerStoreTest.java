@@ -29,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
@@ -127,7 +128,7 @@ class TrainingRunnerStoreTest {
         Path file = Files.createTempFile(tmp, "lora", ".safetensors");
         Files.write(file, object(key));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            Map<String, byte[]> out = new java.util.TreeMap<>();
+            Map<String, byte[]> out = new TreeMap<>();
             for (String k : f.entries().keySet()) out.put(k, f.bytes(k).toArray(ValueLayout.JAVA_BYTE));
             return out;
         }
