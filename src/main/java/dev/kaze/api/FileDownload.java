@@ -50,15 +50,20 @@ import java.util.concurrent.Callable;
  * @param type     its media type
  * @param tag      what the ETag names besides the file's size and time ({@code <id>-video})
  * @param filename the name offered in Content-Disposition
+ * @param attachment offered as a file to save ({@code attachment}, revalidated at every use: a training run's files
+ *                   change while it runs) rather than shown ({@code inline}, cached privately for an hour)
  */
-record FileDownload(FileStore files, StoredFile file, Path local, MediaType type, String tag, String filename) {
+record FileDownload(FileStore files, StoredFile file, Path local, MediaType type, String tag, String filename, boolean attachment) {
     private static final int BUFFER_BYTES = 64 * 1024;
     private static final ResourceHttpMessageWriter LOCAL_FILES = new ResourceHttpMessageWriter(BUFFER_BYTES);
 
     /** The download of the file under key, or empty when there is none (blocking: asks the store). */
     static Optional<FileDownload> find(FileStore files, String key, MediaType type, String tag, String filename) {
-        return files.stat(key).map(f -> new FileDownload(files, f, files.localFile(key).orElse(null), type, tag, filename));
+        return files.stat(key).map(f -> new FileDownload(files, f, files.localFile(key).orElse(null), type, tag, filename, false));
     }
+
+    /** The same download offered as an attachment. */
+    FileDownload asAttachment() { return new FileDownload(files, file, local, type, tag, filename, true); }
 
     /** {@code "<tag>-<size>-<modified millis>"}: changes whenever the file is written again. */
     String etag() {
@@ -93,8 +98,8 @@ record FileDownload(FileStore files, StoredFile file, Path local, MediaType type
         }
         headers.setETag(etag);
         headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
-        headers.setCacheControl(CacheControl.maxAge(Duration.ofHours(1)).cachePrivate());
-        headers.set(HttpHeaders.CONTENT_DISPOSITION, "inline; filename=\"" + filename + "\"");
+        headers.setCacheControl(attachment ? CacheControl.noCache().cachePrivate() : CacheControl.maxAge(Duration.ofHours(1)).cachePrivate());
+        headers.set(HttpHeaders.CONTENT_DISPOSITION, (attachment ? "attachment" : "inline") + "; filename=\"" + filename.replace("\"", "") + "\"");
         if (local != null)
             return LOCAL_FILES.write(Mono.just(new FileSystemResource(local)), null, ResolvableType.forClass(Resource.class), type,
                     request, response, Hints.none());

@@ -13,8 +13,8 @@ import dev.kaze.storage.DiskStore;
 import dev.kaze.storage.FileStore;
 import dev.kaze.storage.StoredFile;
 import dev.kaze.training.TrainingSpec;
-import org.springframework.core.io.FileSystemResource;
-import org.springframework.core.io.Resource;
+
+
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -216,7 +216,7 @@ public class TrainingController {
     }
 
     @GetMapping("/{id}/files/**")
-    public Mono<ResponseEntity<Resource>> file(ServerWebExchange exchange, @PathVariable String id) {
+    public Mono<Void> file(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
         String prefix = PATH + "/" + id + "/files/";
         String path = exchange.getRequest().getPath().pathWithinApplication().value();
@@ -228,12 +228,9 @@ public class TrainingController {
             MediaType type = name.endsWith(".png") ? MediaType.IMAGE_PNG : name.endsWith(".mp4") ? MediaType.parseMediaType("video/mp4")
                     : name.endsWith(".jsonl") ? MediaType.parseMediaType("application/jsonl") : name.endsWith(".json") ? MediaType.APPLICATION_JSON
                     : MediaType.APPLICATION_OCTET_STREAM;
-            Resource body = queue.files().localFile(file.key()).<Resource>map(FileSystemResource::new)
-                    .orElseGet(() -> new StoredFileResource(queue.files(), file));
-            return ResponseEntity.ok().contentType(type)
-                    .header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + name.replace("\"", "") + "\"")
-                    .body(body);
-        });
+            return FileDownload.find(queue.files(), file.key(), type, id + "-" + rel.replaceAll("[^A-Za-z0-9._-]", "_"), name)
+                    .orElseThrow(() -> notFound(id, rel)).asAttachment();
+        }).flatMap(download -> download.write(exchange));
     }
 
     /** The run's file at rel (a path within its output), or a 404 naming it. */
@@ -246,8 +243,11 @@ public class TrainingController {
         } catch (IllegalArgumentException e) {
             valid = false;   // an empty, . or .. segment: never one of the run's files
         }
-        return (valid ? queue.files().stat(key) : Optional.<StoredFile>empty()).orElseThrow(() ->
-                new ApiException(HttpStatus.NOT_FOUND, "not-found", "training " + id + " has no file '" + FieldError.clip(rel, 100) + "'"));
+        return (valid ? queue.files().stat(key) : Optional.<StoredFile>empty()).orElseThrow(() -> notFound(id, rel));
+    }
+
+    private static ApiException notFound(String id, String rel) {
+        return new ApiException(HttpStatus.NOT_FOUND, "not-found", "training " + id + " has no file '" + FieldError.clip(rel, 100) + "'");
     }
 
     /** Registers one of the run's saved LoRA files in the catalog: {@code {"file": "...safetensors", "name": "..."}}. */

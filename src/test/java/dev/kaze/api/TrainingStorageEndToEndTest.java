@@ -150,6 +150,9 @@ class TrainingStorageEndToEndTest {
         assertThat(stored).contains("up.safetensors", "up-step00000002.safetensors", "up.log.jsonl", "up-loss.png")
                 .anyMatch(k -> k.startsWith("sample/up_") && k.endsWith(".mp4"));
         assertThat(apiData.resolve("jobs").resolve(id)).as("the API never had the run's files").doesNotExist();
+        // the worker clears its copy right after it records the outcome the client just saw
+        for (long end = System.nanoTime() + 10_000_000_000L; Files.exists(workerData.resolve("jobs").resolve(id)) && System.nanoTime() < end; )
+            Thread.sleep(50);
         assertThat(workerData.resolve("jobs").resolve(id)).as("the worker keeps nothing once the run ended").doesNotExist();
         assertThat(entries(workerData.resolve("jobs"))).isEmpty();
 
