@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -168,6 +169,15 @@ class TrainingStorageEndToEndTest {
         assertThat(lora.headers().firstValue("Content-Type")).hasValue("application/octet-stream");
         assertThat(lora.headers().firstValue("Content-Disposition")).hasValue("attachment; filename=\"up.safetensors\"");
         assertThat(lora.body()).isEqualTo(object(out + "up.safetensors"));
+        // a large LoRA download resumes: byte ranges from the bucket, and a revalidation that sends nothing
+        HttpResponse<byte[]> part = client.sendBytes(client.request("/v1/trainings/" + id + "/files/up.safetensors")
+                .header("Range", "bytes=8-71").GET().build());
+        assertThat(part.statusCode()).isEqualTo(206);
+        assertThat(part.headers().firstValue("Content-Range")).hasValue("bytes 8-71/" + lora.body().length);
+        assertThat(part.body()).isEqualTo(Arrays.copyOfRange(lora.body(), 8, 72));
+        String etag = lora.headers().firstValue("ETag").orElseThrow();
+        assertThat(client.sendBytes(client.request("/v1/trainings/" + id + "/files/up.safetensors")
+                .header("If-None-Match", etag).GET().build()).statusCode()).isEqualTo(304);
         HttpResponse<byte[]> png = client.sendBytes(client.request("/v1/trainings/" + id + "/files/up-loss.png").GET().build());
         assertThat(png.headers().firstValue("Content-Type")).hasValue("image/png");
         assertThat(png.body()).isEqualTo(object(out + "up-loss.png"));
