@@ -13,6 +13,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -22,7 +24,9 @@ import java.util.function.Supplier;
  * then claims jobs one at a time (priority, then FIFO), runs each with the {@link JobRunner} of its kind
  * while the model stays resident, and records how it ended. Between jobs, and every half worker timeout
  * while it waits for one, it requeues the running jobs of other workers that died (no heartbeat within the
- * store's worker timeout), so that another replica resumes them from their checkpoints. A rendered video is encoded by the
+ * store's worker timeout), so that another replica resumes them from their checkpoints. Its own heartbeat comes
+ * from a thread of its own, every third of the timeout, so that a long stage (a model load, a VAE decode) without
+ * progress does not make a live worker look dead. A rendered video is encoded by the
  * {@link VideoFinisher} on its own thread so the next job can start denoising. A failed job never stops
  * the worker.
  */
@@ -45,6 +49,8 @@ public final class DeviceWorker implements AutoCloseable {
     private final Duration incompleteRetry;
     private final long reapEveryNanos;
     private long nextReap;
+    private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("kaze-heartbeat").daemon().unstarted(r));
     private Thread thread;
 
     /**
@@ -82,6 +88,8 @@ public final class DeviceWorker implements AutoCloseable {
 
     public synchronized void start() {
         if (thread != null) return;
+        long beatEvery = Math.max(queue.store().workerTimeout().toNanos() / 3, TimeUnit.MILLISECONDS.toNanos(100));
+        heartbeats.scheduleWithFixedDelay(this::heartbeat, 0, beatEvery, TimeUnit.NANOSECONDS);
         thread = Thread.ofPlatform().name("kaze-device").daemon().start(this::run);
     }
 
@@ -177,6 +185,15 @@ public final class DeviceWorker implements AutoCloseable {
         }
     }
 
+    /** Marks this worker alive, from its own thread; a store error is logged and the next beat tries again. */
+    private void heartbeat() {
+        try {
+            queue.store().heartbeat(workerId);
+        } catch (JobStoreException e) {
+            log.warn("could not record the heartbeat of worker {}: {}", workerId, e.getMessage());
+        }
+    }
+
     private JobRunner runnerFor(JobKind kind) {
         return switch (kind) {
             case VIDEO -> videos;
@@ -216,6 +233,7 @@ public final class DeviceWorker implements AutoCloseable {
 
     @Override public void close() throws InterruptedException {
         running = false;
+        heartbeats.shutdownNow();
         Thread t = thread;
         if (t != null) {
             t.interrupt();

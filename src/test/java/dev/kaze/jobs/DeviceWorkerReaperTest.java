@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -92,5 +93,37 @@ class DeviceWorkerReaperTest {
         JobEvent requeued = events.get(2);
         assertThat(Duration.between(events.get(1).at(), requeued.at())).isGreaterThan(TIMEOUT);
         assertThat(store.find(job.id()).orElseThrow().workerId()).isEqualTo("w-reaper");
+    }
+
+    @Test
+    void aWorkerBusyWithoutProgressForLongerThanTheTimeoutIsNotTakenForDead() throws Exception {
+        GenerateRequest req = new GenerateRequest("a paper boat", null, 32, 32, 5, 16, 2, 5.0, 7L, new Guidance.None(), List.of());
+        Job job = queue.submit("alice", queue.resolve(req), 0, "{}", null, null, null, null);
+        assertThat(store.claimNext("w-slow").orElseThrow().id()).isEqualTo(job.id());   // its job from before a restart
+        CountDownLatch loadMayEnd = new CountDownLatch(1);
+        worker = new DeviceWorker(queue, () -> {
+            try {
+                loadMayEnd.await();   // a model load far longer than the worker timeout
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return WanModel.preview(null, new Device(torch.DeviceType.CPU));
+        }, new Mp4Encoder(), new JobMetrics(new SimpleMeterRegistry(), store), DeviceWorker.Settings.of("w-slow"));
+        worker.start();
+        Thread.sleep(TIMEOUT.multipliedBy(2).toMillis());
+        assertThat(store.requeueAbandoned("w-other")).as("w-slow's heartbeat goes on while it loads").isZero();
+        assertThat(store.find(job.id()).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
+
+        loadMayEnd.countDown();   // loaded: it requeues its own interrupted job at start-up and runs it
+        await("the job completes", Duration.ofSeconds(60), () -> store.find(job.id()).orElseThrow().status() == JobStatus.COMPLETED);
+        assertThat(store.events(job.id(), 0)).extracting(JobEvent::type).startsWith("queued", "started", "requeued", "started");
+
+        DeviceWorker stopped = worker;
+        worker = null;
+        stopped.close();   // a closed worker beats no more: after the timeout it counts as dead
+        store.create(new NewJob(JobKind.VIDEO, "alice", 0, "{}", null, null, null, null, null));
+        assertThat(store.claimNext("w-slow")).isPresent();
+        Thread.sleep(TIMEOUT.plusMillis(500).toMillis());
+        assertThat(store.requeueAbandoned("w-other")).isEqualTo(1);
     }
 }
