@@ -305,11 +305,14 @@ class MultiProcessTest {
             st.execute("CREATE SCHEMA " + schema);
         }
         try {
-            Child api = startApi();
-            awaitHealthy(api);   // the api process migrates the schema first
-            Child one = startWorker("worker-1"), two = startWorker("worker-2");
-            awaitHealthy(one);
-            awaitHealthy(two);
+            // all at once: Flyway's lock lets one of them migrate the schema while the others wait
+            Child api = startApi(), one = startWorker("worker-1"), two = startWorker("worker-2");
+            for (Child c : List.of(api, one, two)) awaitHealthy(c);
+            for (Child worker : List.of(one, two)) {   // KAZE_ROLE bound: a worker serves no API
+                HttpResponse<String> r = worker.client().get("/v1/videos");
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(404);
+                assertThat(r.body()).contains("kaze.role=worker");
+            }
             ApiClient client = api.client();
             Child survivor = aKilledWorkersRenderIsResumedByAnotherWorker(client, one, two);
             anUploadedLoraIsUsedByTheWorker(client, survivor);
