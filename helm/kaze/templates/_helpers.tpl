@@ -113,14 +113,14 @@ the S3 storage and role support.
   value: {{ $.Values.storage.s3.bucket | quote }}
 - name: KAZE_STORAGE_S3_REGION
   value: {{ $.Values.storage.s3.region | quote }}
-- name: KAZE_STORAGE_S3_PATH_STYLE
+- name: KAZE_STORAGE_S3_PATHSTYLE
   value: {{ $.Values.storage.s3.pathStyle | quote }}
-- name: KAZE_STORAGE_S3_ACCESS_KEY
+- name: KAZE_STORAGE_S3_ACCESSKEY
   valueFrom:
     secretKeyRef:
       name: {{ include "kaze.s3Secret" $ }}
       key: {{ if $.Values.storage.s3.existingSecret }}{{ $.Values.storage.s3.accessKeyKey }}{{ else }}access-key{{ end }}
-- name: KAZE_STORAGE_S3_SECRET_KEY
+- name: KAZE_STORAGE_S3_SECRETKEY
   valueFrom:
     secretKeyRef:
       name: {{ include "kaze.s3Secret" $ }}
@@ -184,4 +184,34 @@ livenessProbe:
   emptyDir: {}
 - name: data
   emptyDir: {}
+{{- end -}}
+
+{{/*
+The model bundle, read-only, for both roles: the worker loads it; the API reads only its headers and LoRA
+directory (the model id, the recipe's default LoRAs, the DiT shapes a LoRA upload is checked against).
+*/}}
+{{- define "kaze.modelsEnv" -}}
+{{- if .Values.models.bundle }}
+- name: KAZE_MODELS_DIR
+  value: /models/{{ .Values.models.bundle }}
+- name: KAZE_MODELS_LORAS
+  value: /models/loras
+{{- end }}
+{{- end -}}
+
+{{- define "kaze.modelsMount" -}}
+{{- if .Values.models.bundle }}
+- name: models
+  mountPath: /models
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "kaze.modelsVolume" -}}
+{{- if .Values.models.bundle }}
+- name: models
+  persistentVolumeClaim:
+    claimName: {{ include "kaze.modelsClaim" . }}
+    readOnly: true
+{{- end }}
 {{- end -}}

@@ -26,6 +26,7 @@ import static org.assertj.core.api.Assertions.within;
         "kaze.auth.anonymous=false",
         "kaze.auth.keys[0].id=alice", "kaze.auth.keys[0].key=alice-key",
         "kaze.auth.keys[1].id=bob", "kaze.auth.keys[1].key=bob-key",
+        "kaze.auth.keys[2].id=ops", "kaze.auth.keys[2].key=ops-key", "kaze.auth.keys[2].admin=true",
         "kaze.webhooks.secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 })
 class UsageApiEndToEndTest {
@@ -105,6 +106,21 @@ class UsageApiEndToEndTest {
         assertThat(bobs_.at("/data/0/api_key").asString()).isEqualTo("bob");
         assertThat(bobs_.at("/data/0/jobs").asLong()).isEqualTo(1);
         assertThat(bobs_.at("/data/0/device_seconds").asDouble()).isCloseTo(bobSeconds, within(0.01));
+
+        // the operator's admin key sees every key's row, or one key's; an ordinary key may not look at another's
+        JsonNode all = ApiClient.json(new ApiClient(port, "ops-key").get("/v1/usage?api_key=all&from=" + before.minusSeconds(1)));
+        assertThat(all.get("data").findValuesAsString("api_key")).containsExactly("alice", "bob");
+        assertThat(all.at("/data/0/jobs").asLong()).isEqualTo(2);
+        assertThat(all.at("/data/0/device_seconds").asDouble()).isCloseTo(aliceSeconds, within(0.01));
+        assertThat(all.at("/data/1/device_seconds").asDouble()).isCloseTo(bobSeconds, within(0.01));
+        JsonNode onlyBob = ApiClient.json(new ApiClient(port, "ops-key").get("/v1/usage?api_key=bob"));
+        assertThat(onlyBob.get("data").findValuesAsString("api_key")).containsExactly("bob");
+        HttpResponse<String> peek = alice().get("/v1/usage?api_key=bob");
+        assertThat(peek.statusCode()).isEqualTo(403);
+        assertThat(peek.headers().firstValue("Content-Type").orElse("")).startsWith("application/problem+json");
+        assertThat(ApiClient.json(peek).get("detail").asString()).contains("admin key");
+        assertThat(ApiClient.json(alice().get("/v1/usage?api_key=all")).get("status").asInt()).isEqualTo(403);
+        assertThat(ApiClient.json(alice().get("/v1/usage?api_key=alice")).get("data").findValuesAsString("api_key")).containsExactly("alice");
 
         // a range that ends before the jobs ran holds none of them
         JsonNode earlier = ApiClient.json(alice().get("/v1/usage?from=" + before.minus(Duration.ofDays(2)) + "&to=" + before.minusSeconds(60)));

@@ -45,7 +45,7 @@ class HelmChartTest {
     static final String BUNDLE = "wan2.1-t2v-14b-fp8";
     /** Environment variables that carry a secret and must come from a Secret. */
     static final Pattern SECRET_ENV = Pattern.compile(
-            "SPRING_DATASOURCE_(URL|USERNAME|PASSWORD)|KAZE_STORAGE_S3_(ACCESS|SECRET)_KEY|KAZE_WEBHOOKS_SECRET"
+            "SPRING_DATASOURCE_(URL|USERNAME|PASSWORD)|KAZE_STORAGE_S3_(ACCESS|SECRET)KEY|KAZE_WEBHOOKS_SECRET"
                     + "|KAZE_AUTH_KEYS_\\d+_(KEY|SHA256)|HF_TOKEN");
 
     static Manifests defaults;
@@ -86,7 +86,7 @@ class HelmChartTest {
         assertThat(defaults.of(Secret.class)).isEmpty();
         assertThat(secretRef(container(worker), "KAZE_WEBHOOKS_SECRET").getName()).isEqualTo("kaze-webhooks");
         assertThat(secretRef(container(api), "SPRING_DATASOURCE_URL").getName()).isEqualTo("kaze-database");
-        assertThat(secretRef(container(api), "KAZE_STORAGE_S3_SECRET_KEY").getName()).isEqualTo("kaze-s3");
+        assertThat(secretRef(container(api), "KAZE_STORAGE_S3_SECRETKEY").getName()).isEqualTo("kaze-s3");
         assertThat(defaults.of(ServiceMonitor.class)).isEmpty();
     }
 
@@ -174,12 +174,12 @@ class HelmChartTest {
             }
         }
         assertThat(seen).contains("SPRING_DATASOURCE_URL", "SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD",
-                "KAZE_STORAGE_S3_ACCESS_KEY", "KAZE_STORAGE_S3_SECRET_KEY", "KAZE_WEBHOOKS_SECRET",
+                "KAZE_STORAGE_S3_ACCESSKEY", "KAZE_STORAGE_S3_SECRETKEY", "KAZE_WEBHOOKS_SECRET",
                 "KAZE_AUTH_KEYS_0_SHA256", "KAZE_AUTH_KEYS_1_KEY");
         // the keys: ids in plain env, each key's secret resolved to the value given for it
         Container api = container(gpu.one(Deployment.class, "-api"));
         assertThat(env(api)).containsEntry("KAZE_AUTH_KEYS_0_ID", "alice").containsEntry("KAZE_AUTH_KEYS_1_ID", "bob")
-                .containsEntry("KAZE_AUTH_KEYS_0_MAX_QUEUED", "20").containsEntry("KAZE_STORAGE_S3_PATH_STYLE", "true")
+                .containsEntry("KAZE_AUTH_KEYS_0_MAX_QUEUED", "20").containsEntry("KAZE_STORAGE_S3_PATHSTYLE", "true")
                 .containsEntry("KAZE_STORAGE_S3_ENDPOINT", "http://minio.storage.svc:9000");
         SecretKeySelector bob = secretRef(api, "KAZE_AUTH_KEYS_1_KEY");
         assertThat(decode(secrets.get(bob.getName()).getData().get(bob.getKey()))).isEqualTo("kz-bob-key-Hs5Jd3Lf8");
@@ -270,6 +270,14 @@ class HelmChartTest {
         assertThat(workerPod.getContainers().getFirst().getVolumeMounts())
                 .filteredOn(v -> v.getMountPath().equals("/models")).singleElement()
                 .extracting(VolumeMount::getReadOnly).isEqualTo(true);
+        // the API reads the same bundle, read-only, for the model id, the recipe's default LoRAs and the DiT shapes
+        PodSpec apiPod = withHooks.one(Deployment.class, "-api").getSpec().getTemplate().getSpec();
+        Container api = apiPod.getContainers().getFirst();
+        assertThat(claimOf(apiPod, "/models", api)).isEqualTo(claimName);
+        assertThat(api.getVolumeMounts()).filteredOn(v -> v.getMountPath().equals("/models")).singleElement()
+                .extracting(VolumeMount::getReadOnly).isEqualTo(true);
+        assertThat(env(api)).containsEntry("KAZE_MODELS_DIR", "/models/" + BUNDLE).containsEntry("KAZE_MODELS_LORAS", "/models/loras");
+        assertThat(env(api)).doesNotContainKey("KAZE_DEVICE");
     }
 
     @Test
