@@ -138,9 +138,9 @@ class MultiProcessTest {
         env.put("KAZE_STORAGE_S3_ENDPOINT", s3.endpoint());
         env.put("KAZE_STORAGE_S3_BUCKET", s3.bucket());
         env.put("KAZE_STORAGE_S3_REGION", "us-east-1");
-        env.put("KAZE_STORAGE_S3_PATH_STYLE", "true");
-        env.put("KAZE_STORAGE_S3_ACCESS_KEY", S3TestServer.ACCESS_KEY);
-        env.put("KAZE_STORAGE_S3_SECRET_KEY", S3TestServer.SECRET_KEY);
+        env.put("KAZE_STORAGE_S3_PATHSTYLE", "true");
+        env.put("KAZE_STORAGE_S3_ACCESSKEY", S3TestServer.ACCESS_KEY);
+        env.put("KAZE_STORAGE_S3_SECRETKEY", S3TestServer.SECRET_KEY);
         env.put("KAZE_STORAGE_S3_PREFIX", PREFIX);   // not set by the chart (one install per bucket there)
         return start(name, dataDir, env, List.of("--kaze.jobs.worker-timeout=" + WORKER_TIMEOUT.toSeconds() + "s",
                 "--kaze.worker.checkpoint-every=" + CHECKPOINT_EVERY));
