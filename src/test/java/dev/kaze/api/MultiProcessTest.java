@@ -305,6 +305,7 @@ class MultiProcessTest {
             st.execute("CREATE SCHEMA " + schema);
         }
         try {
+            long started = System.nanoTime();
             // all at once: Flyway's lock lets one of them migrate the schema while the others wait
             Child api = startApi(), one = startWorker("worker-1"), two = startWorker("worker-2");
             for (Child c : List.of(api, one, two)) awaitHealthy(c);
@@ -314,9 +315,16 @@ class MultiProcessTest {
                 assertThat(r.body()).contains("kaze.role=worker");
             }
             ApiClient client = api.client();
+            long t = System.nanoTime();
+            System.out.printf("three processes healthy in %.0f s%n", (t - started) / 1e9);
             Child survivor = aKilledWorkersRenderIsResumedByAnotherWorker(client, one, two);
+            System.out.printf("kill, takeover and reference render in %.0f s%n", (System.nanoTime() - t) / 1e9);
+            t = System.nanoTime();
             anUploadedLoraIsUsedByTheWorker(client, survivor);
+            System.out.printf("LoRA upload and render in %.0f s%n", (System.nanoTime() - t) / 1e9);
+            t = System.nanoTime();
             aTrainingsLoraLandsInTheBucketAndTheCatalog(client);
+            System.out.printf("training in %.0f s%n", (System.nanoTime() - t) / 1e9);
         } catch (Throwable t) {
             for (Child c : children.values()) {
                 List<String> lines = Files.exists(c.log()) ? Files.readAllLines(c.log()) : List.of();
