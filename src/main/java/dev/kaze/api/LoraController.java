@@ -5,6 +5,8 @@ import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.lora.LoraFile;
+import dev.kaze.storage.StoredFile;
+import dev.kaze.storage.StoredFileNotFoundException;
 import dev.kaze.tensor.TensorSource;
 import dev.kaze.tensor.WeightsException;
 import org.springframework.http.HttpHeaders;
@@ -28,9 +30,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -39,25 +41,25 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The LoRA catalog: list, upload, read and delete the {@code <name>.safetensors} files of the
- * served model's LoRA directory. The catalog is shared by every key (not per owner): any valid
- * key may list, upload and delete. An upload streams to a temporary file in the LoRA directory
- * (never held in memory), must parse as safetensors and map onto the served DiT's keys, and is
- * then renamed into place, so a video request may name it at once.
+ * The LoRA catalog: list, upload, read and delete the served model's LoRAs (see {@link LoraCatalog}: the model's
+ * LoRA directory, or with a bucket the bucket's {@code loras/} shared by every replica plus that directory read
+ * only). The catalog is shared by every key (not per owner): any valid key may list, upload and delete. An upload
+ * streams to a temporary file in the catalog's staging directory (never held in memory), must parse as safetensors
+ * and map onto the served DiT's keys, and is then stored whole under its name, so a video request may name it at
+ * once, on any worker.
  */
 @RestController
 @RequestMapping(LoraController.PATH)
 public class LoraController {
     public static final String PATH = "/v1/loras";
-    private static final String SUFFIX = ".safetensors";
 
     private final ModelInfo model;
     private final BodyLimitFilter.Upload uploadLimit;
     private final Object moves = new Object();
-    /** SHA-256 of each file by path, kept while its size and modification time stay the same. */
-    private final Map<Path, Hashed> hashes = new ConcurrentHashMap<>();
+    /** SHA-256 of each LoRA by name, kept while its size and modification time stay the same. */
+    private final Map<String, Hashed> hashes = new ConcurrentHashMap<>();
 
-    private record Hashed(long size, FileTime modified, String sha256) {}
+    private record Hashed(long size, Instant modified, String sha256) {}
 
     public LoraController(ModelInfo model, UploadLimits uploads) {
         this.model = model;
@@ -66,8 +68,8 @@ public class LoraController {
 
     private LoraCatalog catalog() { return model.loras(); }
 
-    private Path directory() {
-        Path dir = catalog().directory();
+    private Path staging() {
+        Path dir = catalog().staging();
         if (dir == null) throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "this server has no LoRA directory");
         return dir;
     }
@@ -115,11 +117,14 @@ public class LoraController {
             if (model.defaultLoras().stream().anyMatch(l -> l.name().equals(name)))
                 throw new ApiException(HttpStatus.CONFLICT, "lora-in-use", "'" + name + "' is one of the model's default LoRAs, "
                         + "applied to every video; remove it from the model directory's recipe instead");
-            Path file = fileOf(name);
             synchronized (moves) {
-                if (!Files.deleteIfExists(file)) throw unknown(name);
+                try {
+                    if (!catalog().delete(name)) throw unknown(name);
+                } catch (IllegalStateException e) {
+                    throw new ApiException(HttpStatus.CONFLICT, "lora-read-only", e.getMessage());
+                }
             }
-            hashes.remove(file);
+            hashes.remove(name);
             ObjectNode body = Json.MAPPER.createObjectNode();
             body.put("object", "lora.deleted");
             body.put("name", name);
@@ -142,7 +147,7 @@ public class LoraController {
             return Mono.error(new ApiException(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",
                     "send multipart/form-data with a 'name' field and the LoRA as a 'file' part (.safetensors)"));
         return Requests.blocking(() -> {
-            Path dir = directory();
+            Path dir = staging();
             Files.createDirectories(dir);
             return Files.createTempFile(dir, ".upload-", ".tmp");
         }).flatMap(tmp -> MultipartForm.read(exchange, new MultipartForm.Rules(
@@ -158,14 +163,21 @@ public class LoraController {
                 }));
     }
 
-    /** Validates the received file and renames it into the catalog (blocking). */
+    /** Validates the received file and stores it in the catalog (blocking); the temporary file is gone on return. */
     private ResponseEntity<ObjectNode> accept(Path tmp, String name, String filename, boolean replace) throws IOException {
+        try {
+            return store(tmp, name, filename, replace);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private ResponseEntity<ObjectNode> store(Path tmp, String name, String filename, boolean replace) throws IOException {
         if (name == null || name.isEmpty())
             throw ValidationException.of("name", "required: the catalog name the LoRA is to have (a form field before or after the file)");
         checkName("name", name);
         if (filename == null) throw ValidationException.of("file", "required: the LoRA as a .safetensors file part named 'file'");
-        Path target = fileOf(name);
-        if (!replace && Files.exists(target)) throw exists(name);
+        if (!replace && catalog().has(name)) throw exists(name);
         if (model.ditShapes() == null)
             throw new ApiException(HttpStatus.SERVICE_UNAVAILABLE, "unavailable", "this server cannot check LoRAs against its model");
         String shown = "'" + FieldError.clip(filename.isBlank() ? "upload" : filename, 100) + "'";
@@ -181,38 +193,33 @@ public class LoraController {
         }
         String sha256 = sha256(tmp);
         synchronized (moves) {
-            if (!catalog().install(tmp, name, replace)) throw exists(name);
-            hashes.put(target, new Hashed(Files.size(target), Files.getLastModifiedTime(target), sha256));
+            if (!catalog().add(tmp, name, replace)) throw exists(name);
+            catalog().stat(name).ifPresent(f -> hashes.put(name, new Hashed(f.size(), f.lastModified(), sha256)));
         }
         ObjectNode item = describe(name);
+        if (item == null) throw unknown(name);
         item.put("targets", targets);
         ArrayNode f = item.putArray("formats");
         formats.forEach(f::add);
         return ResponseEntity.status(HttpStatus.CREATED).header(HttpHeaders.LOCATION, PATH + "/" + name).body(item);
     }
 
-    private Path fileOf(String name) {
-        Path dir = directory();
-        Path file = dir.resolve(name + SUFFIX).normalize();
-        if (!file.getParent().equals(dir)) throw ValidationException.of("name", "'" + name + "' points outside the LoRA directory");
-        return file;
-    }
-
-    /** One catalog entry, or null when the file went away meanwhile. */
+    /** One catalog entry, or null when the LoRA went away meanwhile. */
     private ObjectNode describe(String name) {
-        Path file = fileOf(name);
-        long size;
-        FileTime modified;
-        try {
-            size = Files.size(file);
-            modified = Files.getLastModifiedTime(file);
-        } catch (IOException e) {
-            return null;
-        }
-        Hashed h = hashes.get(file);
+        StoredFile file = catalog().stat(name).orElse(null);
+        if (file == null) return null;
+        long size = file.size();
+        Instant modified = file.lastModified();
+        Hashed h = hashes.get(name);
         if (h == null || h.size() != size || !h.modified().equals(modified)) {
-            h = new Hashed(size, modified, sha256(file));
-            hashes.put(file, h);
+            try (InputStream in = catalog().open(name)) {
+                h = new Hashed(size, modified, sha256(in, name));
+            } catch (StoredFileNotFoundException | IllegalArgumentException e) {
+                return null;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read LoRA '" + name + "': " + e.getMessage(), e);
+            }
+            hashes.put(name, h);
         }
         Set<String> defaults = new HashSet<>(model.defaultLoras().stream().map(GenerateRequest.LoraRef::name).toList());
         ObjectNode item = Json.MAPPER.createObjectNode();
@@ -220,19 +227,27 @@ public class LoraController {
         item.put("name", name);
         item.put("size_bytes", size);
         item.put("sha256", h.sha256());
-        item.put("modified_at", modified.toMillis() / 1000);
+        item.put("modified_at", modified.getEpochSecond());
         item.put("default", defaults.contains(name));
         return item;
     }
 
     private static String sha256(Path file) {
         try (InputStream in = Files.newInputStream(file)) {
+            return sha256(in, file.getFileName().toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read LoRA " + file.getFileName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String sha256(InputStream in, String what) {
+        try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             byte[] buf = new byte[1 << 20];
             for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
             return HexFormat.of().formatHex(md.digest());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read LoRA " + file.getFileName() + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read LoRA " + what + ": " + e.getMessage(), e);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

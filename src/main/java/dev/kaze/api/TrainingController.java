@@ -6,9 +6,12 @@ import dev.kaze.jobs.JobKind;
 import dev.kaze.jobs.JobQueue;
 import dev.kaze.jobs.JobStatus;
 import dev.kaze.jobs.NewJob;
-import dev.kaze.jobs.TrainingRunner;
+import dev.kaze.jobs.TrainingOutput;
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
+import dev.kaze.storage.DiskStore;
+import dev.kaze.storage.FileStore;
+import dev.kaze.storage.StoredFile;
 import dev.kaze.training.TrainingSpec;
 import org.springframework.core.io.FileSystemResource;
 import org.springframework.core.io.Resource;
@@ -32,13 +35,14 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
+import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
+import java.util.Optional;
 
 /**
  * LoRA trainings: {@code POST /v1/trainings} takes a musubi-tuner dataset (an uploaded zip, or a
@@ -81,13 +85,26 @@ public class TrainingController {
                         TrainingCreateRequest.fromJson(body, datasets.root(), queue.model().loras()))));
     }
 
-    /** multipart/form-data: the dataset zip streams to disk; the other parts are form fields (JSON for args, webhook, metadata). */
+    /**
+     * multipart/form-data: the dataset zip streams to disk; the other parts are form fields (JSON for args, webhook,
+     * metadata). With a bucket the checked dataset goes to the store ({@code datasets/<token>/}) for the worker, and
+     * this server's unpacked copy is removed.
+     */
     private Mono<ResponseEntity<ObjectNode>> createFromUpload(ServerWebExchange exchange, Caller caller) {
         TrainingUpload upload = TrainingUpload.under(datasets.uploads());
         return Requests.blocking(() -> Files.createDirectories(datasets.uploads()))
                 .then(MultipartForm.read(exchange, upload.rules(), uploadLimit))
-                .flatMap(form -> Requests.blocking(() -> submit(caller,
-                        TrainingCreateRequest.fromUpload(form, upload, datasets, queue.model().loras()))))
+                .flatMap(form -> Requests.blocking(() -> {
+                    TrainingCreateRequest request = TrainingCreateRequest.fromUpload(form, upload, datasets, queue.model().loras());
+                    if (queue.files() instanceof DiskStore) return submit(caller, request);
+                    String key = upload.store(queue.files());
+                    try {
+                        return submit(caller, request.storedAt(key));
+                    } catch (RuntimeException e) {
+                        queue.files().deleteAll(key + "/");
+                        throw e;
+                    }
+                }))
                 .doOnError(e -> TrainingUpload.deleteQuietly(upload.dir()))
                 .doFinally(signal -> upload.deleteParts());
     }
@@ -144,12 +161,7 @@ public class TrainingController {
             if (job.status() != JobStatus.CANCELLED && job.status() != JobStatus.FAILED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-resumable", "training " + id + " is " + VideoObject.status(job.status())
                         + "; only a cancelled or failed training can be resumed");
-            Path out = TrainingRunner.outputDir(queue.jobDir(id));
-            boolean hasState;
-            try (Stream<Path> s = Files.isDirectory(out) ? Files.list(out) : Stream.empty()) {
-                hasState = s.anyMatch(p -> p.getFileName().toString().endsWith("-state"));
-            }
-            if (!hasState)
+            if (!TrainingOutput.hasStoredState(queue.files(), id))
                 throw new ApiException(HttpStatus.CONFLICT, "not-resumable", "training " + id + " saved no state before it stopped; start a new training");
             TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson()).resuming(id);
             if (queue.model().loras().has(spec.loraName()))
@@ -167,7 +179,10 @@ public class TrainingController {
             Job job = find(caller, id);
             TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
             queue.delete(caller.owner(), id);
-            if (spec.uploaded()) TrainingUpload.deleteQuietly(spec.datasetRoot());   // the upload, with the folder it may have been zipped in
+            if (spec.uploaded()) {   // the upload, with the folder it may have been zipped in
+                TrainingUpload.deleteQuietly(spec.datasetRoot());
+                if (spec.datasetKey() != null) queue.files().deleteAll(spec.datasetKey() + "/");
+            }
             return Json.MAPPER.createObjectNode().put("id", id).put("object", "training.deleted").put("deleted", true);
         });
     }
@@ -187,16 +202,14 @@ public class TrainingController {
         Caller caller = Caller.of(exchange);
         return Requests.blocking(() -> {
             find(caller, id);
-            Path out = TrainingRunner.outputDir(queue.jobDir(id));
+            String prefix = TrainingOutput.prefix(id);
             ObjectNode body = Json.MAPPER.createObjectNode().put("object", "list");
             ArrayNode data = body.putArray("data");
-            if (Files.isDirectory(out)) try (Stream<Path> s = Files.walk(out)) {
-                for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
-                    String rel = out.relativize(p).toString().replace('\\', '/');
-                    data.add(Json.MAPPER.createObjectNode().put("name", rel).put("size_bytes", Files.size(p))
-                            .put("modified_at", Files.getLastModifiedTime(p).toMillis() / 1000)
-                            .put("url", PATH + "/" + id + "/files/" + rel));
-                }
+            for (StoredFile f : queue.files().list(prefix)) {
+                String rel = f.key().substring(prefix.length());
+                data.add(Json.MAPPER.createObjectNode().put("name", rel).put("size_bytes", f.size())
+                        .put("modified_at", f.lastModified().getEpochSecond())
+                        .put("url", PATH + "/" + id + "/files/" + rel));
             }
             return body;
         });
@@ -210,18 +223,31 @@ public class TrainingController {
         String rel = URLDecoder.decode(path.substring(Math.min(path.length(), prefix.length())), StandardCharsets.UTF_8);
         return Requests.blocking(() -> {
             find(caller, id);
-            Path out = TrainingRunner.outputDir(queue.jobDir(id)).toAbsolutePath().normalize();
-            Path file = out.resolve(rel).normalize();
-            if (rel.isEmpty() || !file.startsWith(out) || !Files.isRegularFile(file))
-                throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "training " + id + " has no file '" + FieldError.clip(rel, 100) + "'");
-            String name = file.getFileName().toString();
+            StoredFile file = runFile(id, rel);
+            String name = file.name();
             MediaType type = name.endsWith(".png") ? MediaType.IMAGE_PNG : name.endsWith(".mp4") ? MediaType.parseMediaType("video/mp4")
                     : name.endsWith(".jsonl") ? MediaType.parseMediaType("application/jsonl") : name.endsWith(".json") ? MediaType.APPLICATION_JSON
                     : MediaType.APPLICATION_OCTET_STREAM;
+            Resource body = queue.files().localFile(file.key()).<Resource>map(FileSystemResource::new)
+                    .orElseGet(() -> new StoredFileResource(queue.files(), file));
             return ResponseEntity.ok().contentType(type)
                     .header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + name.replace("\"", "") + "\"")
-                    .<Resource>body(new FileSystemResource(file));
+                    .body(body);
         });
+    }
+
+    /** The run's file at rel (a path within its output), or a 404 naming it. */
+    private StoredFile runFile(String id, String rel) {
+        String key = TrainingOutput.prefix(id) + rel;
+        boolean valid;
+        try {
+            FileStore.checkKey(key);
+            valid = !rel.isEmpty();
+        } catch (IllegalArgumentException e) {
+            valid = false;   // an empty, . or .. segment: never one of the run's files
+        }
+        return (valid ? queue.files().stat(key) : Optional.<StoredFile>empty()).orElseThrow(() ->
+                new ApiException(HttpStatus.NOT_FOUND, "not-found", "training " + id + " has no file '" + FieldError.clip(rel, 100) + "'"));
     }
 
     /** Registers one of the run's saved LoRA files in the catalog: {@code {"file": "...safetensors", "name": "..."}}. */
@@ -239,13 +265,23 @@ public class TrainingController {
                     else if (!GenerateRequest.LoraRef.isCatalogName(name))
                         errors.add(new FieldError("name", "is not a LoRA name: use letters, digits, '.', '_' and '-'"));
                     if (!errors.isEmpty()) throw new ValidationException(errors);
-                    Path source = TrainingRunner.outputDir(queue.jobDir(id)).resolve(file);
-                    if (!Files.isRegularFile(source))
-                        throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "training " + id + " has no file '" + FieldError.clip(file, 100) + "'");
-                    if (!queue.model().loras().add(source, name, false))
+                    if (!addLora(runFile(id, file), name))
                         throw new ApiException(HttpStatus.CONFLICT, "lora-exists", "a LoRA named '" + name + "' already exists; choose another name");
                     ObjectNode out = Json.MAPPER.createObjectNode().put("object", "lora").put("name", name).put("source", file);
                     return ResponseEntity.status(HttpStatus.CREATED).header(HttpHeaders.LOCATION, LoraController.PATH + "/" + name).body(out);
                 }));
+    }
+
+    /** Adds a run's stored file to the LoRA catalog (through a temporary copy when it is not on this disk). */
+    private boolean addLora(StoredFile file, String name) throws IOException {
+        Optional<Path> local = queue.files().localFile(file.key());
+        if (local.isPresent()) return queue.model().loras().add(local.get(), name, false);
+        Path tmp = Files.createTempFile("kaze-lora-", ".safetensors");
+        try {
+            queue.files().download(file.key(), tmp);
+            return queue.model().loras().add(tmp, name, false);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 }

@@ -79,6 +79,11 @@ record TrainingCreateRequest(TrainingSpec spec, String dataset, int priority, St
         return check(DatasetLocation.uploaded(upload.dir()), "upload", fields, loras);
     }
 
+    /** The same request with the dataset kept in the file store under key ({@code datasets/<token>}). */
+    TrainingCreateRequest storedAt(String key) {
+        return new TrainingCreateRequest(spec.storedAt(key), dataset, priority, webhookJson, metadataJson);
+    }
+
     /** The request as recorded with the job: the dataset as named, the LoRA name, the arguments as sent. */
     String requestJson() {
         return Json.MAPPER.createObjectNode().put("dataset", dataset).put("lora_name", spec.loraName()).set("args", spec.args()).toString();

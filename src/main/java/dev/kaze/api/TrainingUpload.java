@@ -1,6 +1,7 @@
 package dev.kaze.api;
 
 import dev.kaze.jobs.JobQueue;
+import dev.kaze.storage.FileStore;
 import dev.kaze.training.DatasetArchive;
 import dev.kaze.training.DatasetArchiveException;
 import dev.kaze.training.DatasetConfigText;
@@ -12,11 +13,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
+import java.util.stream.Stream;
 
 /**
  * The files of one dataset upload while it is checked: the {@code dataset} zip and the
  * {@code dataset_config} file parts as they arrive, and the directory the zip unpacks to (kept as
- * the job's dataset when the training is queued, deleted otherwise).
+ * the job's dataset when the training is queued, deleted otherwise; with a bucket it is {@link #store stored} and the
+ * local copy deleted).
  */
 record TrainingUpload(Path zip, Path config, Path dir) {
     private static final Logger log = LoggerFactory.getLogger(TrainingUpload.class);
@@ -51,6 +54,35 @@ record TrainingUpload(Path zip, Path config, Path dir) {
     String configText() throws IOException {
         if (Files.size(config) > DatasetConfigText.MAX_BYTES) throw DatasetConfigText.tooLarge();
         return Files.readString(config);
+    }
+
+    /**
+     * Puts the unpacked dataset into the store under {@code datasets/<token>/} (its paths under the upload directory kept),
+     * where a worker on another machine fetches it, and deletes this server's copy (an API replica keeps no dataset; the
+     * store's copy goes when the training is deleted). Returns the prefix {@code datasets/<token>}.
+     */
+    String store(FileStore files) throws IOException {
+        String prefix = "datasets/" + dir.getFileName();
+        List<Path> found;
+        try (Stream<Path> s = Files.walk(dir)) {
+            found = s.filter(Files::isRegularFile).sorted().toList();
+        }
+        try {
+            for (Path p : found) {
+                String rel = dir.relativize(p).toString().replace('\\', '/');
+                try {
+                    files.put(prefix + "/" + FileStore.checkKey(rel), p);
+                } catch (IllegalArgumentException e) {
+                    throw ValidationException.of("dataset", "holds a file name the file store cannot keep ('"
+                            + FieldError.clip(ProblemWriter.clean(rel), 100) + "'): rename it");
+                }
+            }
+        } catch (RuntimeException e) {
+            files.deleteAll(prefix + "/");
+            throw e;
+        }
+        deleteQuietly(dir);
+        return prefix;
     }
 
     /** Deletes the file parts (the unpacked directory stays). */

@@ -10,7 +10,6 @@ import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.prompts.EnhancedPrompt;
 import dev.kaze.prompts.EnhancerException;
 import dev.kaze.prompts.PromptEnhancer;
-import org.springframework.core.io.Resource;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -29,8 +28,6 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.node.ObjectNode;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -153,8 +150,12 @@ public class VideoController {
         });
     }
 
+    /**
+     * The video, its thumbnail or its newest live preview, read from the file store (the data directory or the shared
+     * bucket), with ETags, 304s and byte ranges.
+     */
     @GetMapping("/{id}/content")
-    public Mono<ResponseEntity<Resource>> content(ServerWebExchange exchange, @PathVariable String id) {
+    public Mono<Void> content(ServerWebExchange exchange, @PathVariable String id) {
         Caller caller = Caller.of(exchange);
         String variant = Requests.single(exchange, "variant");
         if (variant == null) variant = "video";
@@ -169,20 +170,17 @@ public class VideoController {
         String v = variant;
         return Requests.blocking(() -> {
             Job job = find(caller, id);
-            if (v.equals("preview")) {   // the newest live preview: while the job runs and after
-                Path path = queue.jobDir(id).resolve(file);
-                if (!Files.isRegularFile(path))
-                    throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "video " + id + " has no preview yet: the first comes after"
-                            + " its first denoising step, unless the request set previews to false; watch for the preview event");
-                return new FileDownload(path, type, id + "-preview", id + "-preview.gif").answer(exchange);
-            }
+            String key = JobQueue.fileKey(id, file);
+            if (v.equals("preview"))   // the newest live preview: while the job runs and after
+                return FileDownload.find(queue.files(), key, type, id + "-preview", id + "-preview.gif")
+                        .orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND, "not-found", "video " + id + " has no preview yet: the first comes after"
+                                + " its first denoising step, unless the request set previews to false; watch for the preview event"));
             if (job.status() != JobStatus.COMPLETED)
                 throw new ApiException(HttpStatus.CONFLICT, "not-ready", "video " + id + " is " + VideoObject.status(job.status())
                         + "; its content is available once it is completed");
-            Path path = queue.jobDir(id).resolve(file);
-            if (!Files.isRegularFile(path)) throw new ApiException(HttpStatus.NOT_FOUND, "not-found", "the " + v + " of " + id + " is gone");
-            return new FileDownload(path, type, id + "-" + v, id + (v.equals("video") ? ".mp4" : ".jpg")).answer(exchange);
-        });
+            return FileDownload.find(queue.files(), key, type, id + "-" + v, id + (v.equals("video") ? ".mp4" : ".jpg"))
+                    .orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND, "not-found", "the " + v + " of " + id + " is gone"));
+        }).flatMap(download -> download.write(exchange));
     }
 
     /** The job's event log over Server-Sent Events, resuming after Last-Event-ID (or ?after=). */

@@ -6,12 +6,12 @@ import dev.kaze.jobs.JobStore;
 import dev.kaze.jobs.ModelIdentity;
 import dev.kaze.jobs.ModelInfo;
 import dev.kaze.pipeline.LoraCatalog;
-import dev.kaze.storage.FileStore;
 import dev.kaze.pipeline.ModelDirectory;
 import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.pipeline.Recipe;
 import dev.kaze.pipeline.WanModel;
 import dev.kaze.pipeline.dit.DitConfig;
+import dev.kaze.storage.FileStore;
 import dev.kaze.tensor.TensorSource;
 import dev.kaze.video.Mp4Encoder;
 import org.springframework.context.annotation.Bean;
@@ -32,13 +32,22 @@ public class ModelConfig {
 
     public ModelConfig(KazeProperties props) { this.props = props; }
 
+    /**
+     * The LoRA catalog over the model's LoRA directory: the directory itself without a bucket; with one, the bucket's
+     * {@code loras/} (copies in {@code <data dir>/cache/loras}) and the directory read only.
+     */
+    static LoraCatalog loraCatalog(KazeProperties props, FileStore files, Path loraDir) {
+        if (props.storage().s3().settings() == null) return new LoraCatalog(loraDir);
+        return LoraCatalog.shared(files.within("loras"), loraDir, props.dataDir().resolve("cache").resolve("loras"));
+    }
+
     @Bean
-    ModelInfo modelInfo() {
+    ModelInfo modelInfo(FileStore fileStore) {
         KazeProperties.Models m = props.models();
         Path loraDir = m == null ? null : m.loras();
         if (m == null || m.dir() == null) {
             if (loraDir == null) loraDir = props.dataDir().resolve("loras");
-            return new ModelInfo(PreviewModel.ID, true, new LoraCatalog(loraDir), List.of(), WanModel::previewDitShapes);
+            return new ModelInfo(PreviewModel.ID, true, loraCatalog(props, fileStore, loraDir), List.of(), WanModel::previewDitShapes);
         }
         Path dir = m.dir();
         ModelDirectory.ModelFiles files;
@@ -46,11 +55,11 @@ public class ModelConfig {
             files = ModelDirectory.scan(dir);
         } catch (ModelDirectory.IncompleteException e) {
             // served once complete (a pull, or files copied in): the worker retries and readiness lists what is missing
-            LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : dir.resolve("loras"));
+            LoraCatalog catalog = loraCatalog(props, fileStore, loraDir != null ? loraDir : dir.resolve("loras"));
             return new ModelInfo(expectedId(dir), false, catalog, Recipe.defaultLoras(catalog),
                     () -> TensorSource.open(ModelDirectory.scan(dir).dit()));
         }
-        LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras() != null ? files.loras() : dir.resolve("loras"));
+        LoraCatalog catalog = loraCatalog(props, fileStore, loraDir != null ? loraDir : files.loras() != null ? files.loras() : dir.resolve("loras"));
         String id;
         if (files.ditConfig() != null) id = Recipe.modelId(DitConfig.read(files.ditConfig()));
         else try (TensorSource dit = TensorSource.open(files.dit())) {   // headers only

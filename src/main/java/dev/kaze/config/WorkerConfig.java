@@ -13,6 +13,7 @@ import dev.kaze.models.HubClient;
 import dev.kaze.models.ModelPaths;
 import dev.kaze.models.ModelPulls;
 import dev.kaze.models.Puller;
+import dev.kaze.pipeline.LoraCatalog;
 import dev.kaze.pipeline.ModelDirectory;
 import dev.kaze.pipeline.ModelOptions;
 import dev.kaze.pipeline.Recipe;
@@ -56,9 +57,11 @@ public class WorkerConfig {
             boolean cuda = device.startsWith("cuda");
             Device d = cuda ? new Device(device) : new Device(torch.DeviceType.CPU);
             ModelOptions options = props.modelOptions();
-            if (model.preview()) return WanModel.preview(model.loras().directory(), d, options);
-            return WanModel.open(ModelDirectory.scan(props.models().dir()), props.models().loras(), d,
-                    cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float, options);
+            if (model.preview()) return WanModel.previewWith(model.loras(), d, options);
+            ModelDirectory.ModelFiles files = ModelDirectory.scan(props.models().dir());
+            // the served catalog (its bucket, if any) over the LoRA directory of the model directory as scanned now
+            LoraCatalog loras = model.loras().withDirectory(props.models().loras() != null ? props.models().loras() : files.loras());
+            return WanModel.openWith(files, loras, d, cuda ? torch.ScalarType.BFloat16 : torch.ScalarType.Float, options);
         }, encoder, metrics, new DeviceWorker.Settings(workerId(), props.worker().checkpointEvery(), props.previews().minInterval(),
                 DeviceWorker.INCOMPLETE_RETRY));
     }

@@ -4,13 +4,10 @@ import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerationListener;
 import dev.kaze.pipeline.preview.GifPreview;
 import dev.kaze.pipeline.preview.PreviewFrames;
+import dev.kaze.storage.FileStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,7 +18,8 @@ import java.util.function.LongSupplier;
 /**
  * Live previews of one video job: asks the denoising loop for a preview at most once per {@code minInterval}
  * (always after the last step), encodes it as an animated GIF on its own thread (the newest one wins when the
- * encoder falls behind), keeps it as {@value #FILE} in the job's directory and records a {@code preview} event
+ * encoder falls behind), keeps it as the job's {@value #FILE} in the file store (replaced whole, so a reader never
+ * sees half a GIF) and records a {@code preview} event
  * with {@code step, total_steps, url, frames, width, height}. {@link #close} waits for the last encode, so every
  * preview event comes before the job's terminal event.
  */
@@ -35,7 +33,7 @@ final class JobPreviews implements AutoCloseable {
 
     private final JobStore store;
     private final String id;
-    private final Path dir;
+    private final FileStore files;
     private final long minIntervalNanos;
     private final int delayMs;
     private final LongSupplier clock;
@@ -45,10 +43,10 @@ final class JobPreviews implements AutoCloseable {
     private boolean any;
 
     /** fps: the video's, so the preview plays at its speed (each latent frame stands for 4 video frames). */
-    JobPreviews(JobStore store, String id, Path dir, Duration minInterval, int fps, LongSupplier clock) {
+    JobPreviews(JobStore store, FileStore files, String id, Duration minInterval, int fps, LongSupplier clock) {
         this.store = store;
+        this.files = files;
         this.id = id;
-        this.dir = dir;
         this.minIntervalNanos = minInterval.toNanos();
         this.delayMs = Math.max(20, 4000 / Math.max(1, fps));
         this.clock = clock;
@@ -86,14 +84,11 @@ final class JobPreviews implements AutoCloseable {
         if (p == null) return;
         try {
             byte[] gif = GifPreview.encode(p.frames(), SCALE, delayMs);
-            Files.createDirectories(dir);
-            Path tmp = dir.resolve(FILE + ".tmp");
-            Files.write(tmp, gif);
-            Files.move(tmp, dir.resolve(FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            files.put(JobQueue.fileKey(id, FILE), gif);
             store.appendEvent(id, JobEventType.PREVIEW.wireName(), Json.MAPPER.createObjectNode()
                     .put("step", p.step()).put("total_steps", p.total()).put("url", url(id)).put("frames", p.frames().frames())
                     .put("width", p.frames().width() * SCALE).put("height", p.frames().height() * SCALE).toString());
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             log.warn("job {}: preview after step {} not kept: {}", id, p.step(), e.getMessage());
         }
     }

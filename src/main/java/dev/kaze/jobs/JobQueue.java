@@ -65,7 +65,7 @@ public final class JobQueue {
     /** Fills in the defaults (the recipe, the model's LoRA stack, a seed) and checks every LoRA name. */
     public GenerateRequest.Resolved resolve(GenerateRequest request) {
         GenerateRequest.Resolved r = request.resolve(model.defaultLoras(), SEEDS.nextLong(0, 1L << 53));
-        for (GenerateRequest.LoraRef ref : r.loras()) model.loras().resolve(ref.name());
+        for (GenerateRequest.LoraRef ref : r.loras()) model.loras().check(ref.name());   // copies nothing here: the worker does
         return r;
     }
 

@@ -2,6 +2,8 @@ package dev.kaze.jobs;
 
 import dev.kaze.json.Json;
 import dev.kaze.pipeline.WanPipeline;
+import dev.kaze.storage.DiskStore;
+import dev.kaze.storage.StoredFile;
 import dev.kaze.training.Dataset;
 import dev.kaze.training.DatasetCheckException;
 import dev.kaze.training.DatasetConfig;
@@ -27,6 +29,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -46,6 +49,12 @@ import java.util.stream.Stream;
  * checkpoint and sample as job events. A run stopped by a cancel saves its state and can be resumed
  * by a new job; a run cut off by a shutdown or crash continues from its newest saved state when the
  * job is claimed again. The finished LoRA is added to the LoRA catalog under the spec's name.
+ *
+ * <p>The trainer writes into the job's local scratch directory; after every save and at the end the files are copied
+ * to the file store ({@link TrainingOutput}), where the API serves them. With a bucket the worker needs nothing on its
+ * own disk beforehand: an uploaded dataset ({@link TrainingSpec#datasetKey()}) and the states a run continues from are
+ * fetched from the store, and the scratch directory is removed once the run has ended (it stays when the run was cut off
+ * by a shutdown, to continue from at the next start).
  */
 public final class TrainingRunner implements JobRunner {
     private static final Logger log = LoggerFactory.getLogger(TrainingRunner.class);
@@ -63,6 +72,12 @@ public final class TrainingRunner implements JobRunner {
     /** The directory a training job writes its LoRAs, states, samples and logs to. */
     public static Path outputDir(Path jobDir) { return jobDir.resolve("output"); }
 
+    /** Where a worker keeps its copy of a stored dataset for a job (in the job's scratch directory). */
+    static Path datasetCopy(Path jobDir) { return jobDir.resolve("dataset"); }
+
+    /** Where a worker keeps the states it fetched of the run a job resumes. */
+    static Path resumedStates(Path jobDir) { return jobDir.resolve("resumed"); }
+
     /**
      * Runs the training to its end: COMPLETED, CANCELLED (state saved), INTERRUPTED by a shutdown (left in
      * progress), or FAILED with an {@code invalid-dataset} (422) or {@code training-failed} problem. The
@@ -70,23 +85,40 @@ public final class TrainingRunner implements JobRunner {
      */
     @Override public CompletableFuture<JobOutcome> run(WanPipeline pipeline, Job job) {
         String id = job.id();
+        TrainingOutput output = new TrainingOutput(queue.files(), id, outputDir(queue.jobDir(id)));
+        JobOutcome outcome = JobOutcome.FAILED;
         try {
-            return CompletableFuture.completedFuture(train(pipeline, job));
+            outcome = train(pipeline, job, output);
+            return CompletableFuture.completedFuture(outcome);
         } catch (JobNotFoundException e) {
             throw e;
         } catch (TrainingArgsException e) {
             log.warn("training {}: its options do not fit this model: {}", id, e.getMessage());
+            output.publishQuietly();
             queue.store().fail(id, ProblemTypes.failure("invalid-training-args", "The training options do not fit this model", 422,
                     shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
         } catch (DatasetConfigException | DatasetMediaException | DatasetCheckException e) {
             log.warn("training {}: its dataset cannot be used: {}", id, e.getMessage());
+            output.publishQuietly();
             queue.store().fail(id, ProblemTypes.failure("invalid-dataset", "The dataset cannot be used", 422, shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
         } catch (RuntimeException | Error e) {
             log.warn("training {} failed: {}", id, e.getMessage(), e);
+            output.publishQuietly();
             queue.store().fail(id, ProblemTypes.failure("training-failed", "Training failed", 500, shown(job, e.getMessage())));
             return CompletableFuture.completedFuture(JobOutcome.FAILED);
+        } finally {
+            // with a bucket everything is in the store now; a run cut off by a shutdown keeps its files to continue here
+            if (!(queue.files() instanceof DiskStore) && outcome != JobOutcome.INTERRUPTED) deleteQuietly(queue.jobDir(id));
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
+            JobQueue.deleteFiles(dir);
+        } catch (RuntimeException e) {
+            log.warn("could not delete {}: {}", dir, e.getMessage());
         }
     }
 
@@ -96,12 +128,14 @@ public final class TrainingRunner implements JobRunner {
      */
     private String shown(Job job, String message) {
         String text = String.valueOf(message);
+        Path jobDir = queue.jobDir(job.id()).toAbsolutePath();
         try {
-            text = TrainingSpec.fromJson(job.resolvedJson()).clientText(text);
+            TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
+            if (spec.datasetKey() != null) text = spec.at(datasetCopy(jobDir)).clientText(text);   // this worker's copy of it
+            text = spec.clientText(text);
         } catch (RuntimeException e) {
             // no readable spec: the paths below still go
         }
-        Path jobDir = queue.jobDir(job.id()).toAbsolutePath();
         Path out = outputDir(jobDir);
         for (Path p : List.of(out, jobDir, jobDir.getParent() == null ? jobDir : jobDir.getParent()))
             text = text.replace(p + "/", "").replace(p.toString(), ".");
@@ -111,16 +145,16 @@ public final class TrainingRunner implements JobRunner {
     /** An absolute path left in a message (after the known directories are taken out), and what precedes it. */
     private static final Pattern SERVER_PATH = Pattern.compile("(^|[\\s'\"(=])(/[^\\s'\"),:]+)");
 
-    private JobOutcome train(WanPipeline pipeline, Job job) {
+    private JobOutcome train(WanPipeline pipeline, Job job, TrainingOutput output) {
         String id = job.id();
         JobStore store = queue.store();
-        TrainingSpec spec = TrainingSpec.fromJson(job.resolvedJson());
-        Path out = outputDir(queue.jobDir(id));
+        Path out = output.dir();
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
         }
+        TrainingSpec spec = localDataset(TrainingSpec.fromJson(job.resolvedJson()), id);
         BooleanSupplier stop = () -> !running.getAsBoolean() || queue.isCancelRequested(id);
         TrainingArgs args = TrainingArgs.fromJson(spec.args());
         progress(store, id, "prepare", 1, 0, 0, null);
@@ -131,7 +165,7 @@ public final class TrainingRunner implements JobRunner {
                 samples = prepare(pipeline, spec, config, store, id, stop);
                 usage.mark("prepare");
             } catch (CancellationException e) {
-                return stopped(store, id);
+                return stopped(store, id, output);
             }
             LoraTrainer trainer = new LoraTrainer(pipeline.model(), args, samples.training(), samples.validation(),
                     metadata(config, pipeline, samples.training().size()));
@@ -140,15 +174,16 @@ public final class TrainingRunner implements JobRunner {
             notes.addAll(trainer.notes());
             if (!notes.isEmpty())
                 store.appendEvent(id, JobEventType.NOTES.wireName(), Json.MAPPER.createObjectNode().set("notes", Json.MAPPER.valueToTree(notes)).toString());
-            SavedState state = resumeState(spec, out);
-            TrainingListener listener = usage.timing(new Listener(store, id, spec, args.outputName(), out, stop));
+            SavedState state = resumeState(spec, id, output);
+            TrainingListener listener = usage.timing(new Listener(store, id, spec, args.outputName(), output, stop));
             if (state != null) {
                 store.appendEvent(id, JobEventType.RESUMED.wireName(), Json.MAPPER.createObjectNode()
                         .put("state", state.dir().getFileName().toString()).put("from_step", state.step()).toString());
                 log.info("training {} resumes from {}", id, state.dir());
             }
             LoraTrainer.Result result = state != null ? trainer.resume(state.dir(), out, listener) : trainer.train(out, listener);
-            if (result.stopped()) return stopped(store, id);
+            if (result.stopped()) return stopped(store, id, output);
+            output.publish();   // every file in the store before the job is seen complete
             register(store, id, spec.loraName(), result.lora());
             ObjectNode resolved = (ObjectNode) Json.MAPPER.readTree(job.resolvedJson());
             ObjectNode r = resolved.putObject("result");
@@ -199,7 +234,9 @@ public final class TrainingRunner implements JobRunner {
         return meta;
     }
 
-    private JobOutcome stopped(JobStore store, String id) {
+    private JobOutcome stopped(JobStore store, String id, TrainingOutput output) {
+        // the state a resume continues from, on whichever worker (not for a job deleted meanwhile: its files are gone)
+        if (store.find(id).isPresent()) output.publishQuietly();
         if (!running.getAsBoolean()) return JobOutcome.INTERRUPTED;   // requeued at the next start, resumes from its state
         store.cancel(id);
         return JobOutcome.CANCELLED;
@@ -234,15 +271,45 @@ public final class TrainingRunner implements JobRunner {
     }
 
     /**
-     * The state to continue from: this job's newest saved state (it was cut off by a restart), else the
-     * final state of the job it resumes. Null for a fresh run.
+     * The spec over a dataset this machine can read: as it is when the dataset's directory is here (a directory under
+     * the datasets root, or an upload kept on this disk); else over a copy of the stored dataset, fetched into the
+     * job's scratch directory unless an earlier attempt of the job fetched it.
      */
-    private SavedState resumeState(TrainingSpec spec, Path out) {
-        Optional<SavedState> own = newestState(out);
+    private TrainingSpec localDataset(TrainingSpec spec, String id) {
+        if (spec.datasetKey() == null || Files.isDirectory(spec.datasetDir())) return spec;
+        Path copy = datasetCopy(queue.jobDir(id)).toAbsolutePath();
+        try {
+            if (!Files.isDirectory(copy)) {
+                String prefix = spec.datasetKey() + "/";
+                List<StoredFile> stored = queue.files().list(prefix);
+                if (stored.isEmpty())
+                    throw new DatasetMediaException(Path.of(spec.datasetKey()), "the uploaded dataset is no longer in the file store; upload it again");
+                Path part = copy.resolveSibling("dataset.part");
+                JobQueue.deleteFiles(part);
+                for (StoredFile f : stored) queue.files().download(f.key(), part.resolve(f.key().substring(prefix.length())));
+                Files.move(part, copy, StandardCopyOption.ATOMIC_MOVE);
+                log.info("training {}: fetched its dataset ({} files) from {}", id, stored.size(), queue.files().describe());
+            }
+            return spec.at(copy.toRealPath());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot fetch the dataset into " + copy + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The state to continue from: this job's newest saved state (it was cut off by a restart; fetched from the store
+     * when it was saved on another machine), else the final state of the job it resumes (fetched from the store when it
+     * is not on this disk). Null for a fresh run.
+     */
+    private SavedState resumeState(TrainingSpec spec, String id, TrainingOutput output) {
+        Optional<SavedState> own = newestState(output.dir());
+        if (own.isEmpty() && output.restore() > 0) own = newestState(output.dir());
         if (own.isPresent()) return own.get();
         if (spec.resumeFrom() == null) return null;
-        Path from = outputDir(queue.jobDir(spec.resumeFrom()));
-        return newestState(from).orElseThrow(() -> new IllegalStateException("training " + spec.resumeFrom()
+        Optional<SavedState> from = newestState(outputDir(queue.jobDir(spec.resumeFrom())));
+        if (from.isEmpty())
+            from = newestState(TrainingOutput.fetchStates(queue.files(), spec.resumeFrom(), resumedStates(queue.jobDir(id))));
+        return from.orElseThrow(() -> new IllegalStateException("training " + spec.resumeFrom()
                 + " saved no state to resume from; start a new training instead"));
     }
 
@@ -289,17 +356,19 @@ public final class TrainingRunner implements JobRunner {
         private final String id;
         private final TrainingSpec spec;
         private final String outputName;
+        private final TrainingOutput output;
         private final Path out;
         private final BooleanSupplier stop;
         private final long started = System.nanoTime();
         private int firstStep = -1;
 
-        Listener(JobStore store, String id, TrainingSpec spec, String outputName, Path out, BooleanSupplier stop) {
+        Listener(JobStore store, String id, TrainingSpec spec, String outputName, TrainingOutput output, BooleanSupplier stop) {
             this.store = store;
             this.id = id;
             this.spec = spec;
             this.outputName = outputName;
-            this.out = out;
+            this.output = output;
+            this.out = output.dir();
             this.stop = stop;
         }
 
@@ -315,6 +384,7 @@ public final class TrainingRunner implements JobRunner {
         }
 
         @Override public void onSaved(Path path, boolean state) {
+            output.publishQuietly();   // the event's url answers once it is sent
             String rel = out.relativize(path).toString();
             ObjectNode data = Json.MAPPER.createObjectNode().put("kind", state ? "state" : "lora").put("file", rel);
             if (!state) {
@@ -330,6 +400,7 @@ public final class TrainingRunner implements JobRunner {
         }
 
         @Override public void onSample(Path file, int step, int epoch) {
+            output.publishQuietly();
             String rel = out.relativize(file).toString().replace('\\', '/');
             store.appendEvent(id, JobEventType.SAMPLE.wireName(), Json.MAPPER.createObjectNode().put("file", rel).put("step", step)
                     .put("epoch", epoch).put("url", "/v1/trainings/" + id + "/files/" + rel).toString());

@@ -2,6 +2,7 @@ package dev.kaze.jobs;
 
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.GeneratedVideo;
+import dev.kaze.storage.FileStore;
 import dev.kaze.video.Mp4Encoder;
 import dev.kaze.video.RgbFrames;
 import dev.kaze.video.Thumbnail;
@@ -11,6 +12,8 @@ import tools.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
@@ -27,14 +30,17 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Turns a rendered video into a finished job on its own thread, so the device worker can start the next
- * job meanwhile: encodes the MP4 and the thumbnail, writes the reproducibility manifest
- * ({@code request.json}: the resolved request, the software version, the frames' and the LoRAs' SHA-256)
- * and completes the job.
+ * job meanwhile: encodes the MP4 and the thumbnail in a local scratch directory, stores them and the
+ * reproducibility manifest ({@code request.json}: the resolved request, the software version, the frames' and the
+ * LoRAs' SHA-256) in the file store under the job's keys ({@link JobQueue#fileKey}), and completes the job.
  */
 final class VideoFinisher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(VideoFinisher.class);
     /** The software version the manifest names. */
     static final String SOFTWARE_VERSION = "kaze-0.1.0";
+    static final String VIDEO = "video.mp4", THUMBNAIL = "thumbnail.jpg", MANIFEST = "request.json";
+    /** The local directory (inside the job's) where the files are encoded before they are stored. */
+    private static final String SCRATCH_PREFIX = ".encode-";
 
     private final JobQueue queue;
     private final Mp4Encoder encoder;
@@ -58,26 +64,47 @@ final class VideoFinisher implements AutoCloseable {
 
     private JobOutcome write(Job job, GenerateRequest.Resolved r, GeneratedVideo video, VideoProgress progress, PeakMemory.Reading peak) {
         String id = job.id();
+        FileStore files = queue.files();
+        Path scratch = null;
         try {
-            Path dir = queue.jobDir(id);
-            Files.createDirectories(dir);
+            Path dir = Files.createDirectories(queue.jobDir(id));
+            scratch = Files.createTempDirectory(dir, SCRATCH_PREFIX);
             RgbFrames frames = new RgbFrames(video.frames(), video.height(), video.width(), video.fps(), video.rgb());
-            encoder.write(frames, dir.resolve("video.mp4"));
-            Thumbnail.writeJpeg(frames, dir.resolve("thumbnail.jpg"));
+            Path mp4 = scratch.resolve(VIDEO), jpeg = scratch.resolve(THUMBNAIL);
+            encoder.write(frames, mp4);
+            Thumbnail.writeJpeg(frames, jpeg);
             ObjectNode manifest = manifest(r, video);
-            Files.writeString(dir.resolve("request.json"), manifest.toPrettyString());
+            files.put(JobQueue.fileKey(id, VIDEO), mp4);
+            files.put(JobQueue.fileKey(id, THUMBNAIL), jpeg);
+            files.put(JobQueue.fileKey(id, MANIFEST), manifest.toPrettyString().getBytes(StandardCharsets.UTF_8));
             progress.end();
             queue.store().recordUsage(id, usage(r, video, progress, peak));
             queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
             queue.store().complete(id, job.resolvedJson());
             return JobOutcome.COMPLETED;
         } catch (JobNotFoundException e) {
-            JobQueue.deleteFiles(queue.jobDir(id));   // deleted while it was encoded: remove what was written since
+            // deleted while it was encoded: remove what was written since
+            files.deleteAll(JobQueue.jobPrefix(id));
+            JobQueue.deleteFiles(queue.jobDir(id));
             throw e;
         } catch (Exception e) {
             log.warn("job {} failed while encoding: {}", id, e.getMessage(), e);
             queue.store().fail(id, ProblemTypes.failure("encoding-failed", "Encoding failed", 500, e.getMessage()));
             return JobOutcome.FAILED;
+        } finally {
+            if (scratch != null) deleteScratch(id, scratch);
+        }
+    }
+
+    /** Removes the scratch directory, and the job's local directory when nothing else is in it (the files went to a bucket). */
+    private static void deleteScratch(String id, Path scratch) {
+        try {
+            JobQueue.deleteFiles(scratch);
+            Files.deleteIfExists(scratch.getParent());
+        } catch (DirectoryNotEmptyException e) {
+            // the job's files are stored in this directory (a local store)
+        } catch (IOException | RuntimeException e) {
+            log.warn("job {}: could not remove its encoding scratch directory {}: {}", id, scratch, e.getMessage());
         }
     }
 

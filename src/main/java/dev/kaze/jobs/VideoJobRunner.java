@@ -57,7 +57,7 @@ final class VideoJobRunner implements JobRunner {
             peak = PeakMemory.start(pipeline.model().device());
             byte[] resume = resumeState(store, id);
             GeneratedVideo video;
-            try (JobPreviews previews = new JobPreviews(store, id, queue.jobDir(id), previewInterval, r.fps(), System::nanoTime)) {
+            try (JobPreviews previews = new JobPreviews(store, queue.files(), id, previewInterval, r.fps(), System::nanoTime)) {
                 video = pipeline.generate(r, r.previews() ? previews.around(progress) : progress,
                         () -> !running.getAsBoolean() || queue.isCancelRequested(id), resume, checkpoints(store, id));
             }

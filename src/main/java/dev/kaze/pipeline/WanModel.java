@@ -69,7 +69,12 @@ public final class WanModel implements AutoCloseable {
      * options say (float8 blocks, block swap, umT5 on the host); LoRAs from loraDir if given.
      */
     public static WanModel preview(Path loraDir, Device device, ModelOptions options) {
-        return generated(loraDir, device, options, null);
+        return generated(new LoraCatalog(loraDir), device, options, null);
+    }
+
+    /** The built-in preview model as {@link #preview(Path, Device, ModelOptions)}, with its LoRAs from this catalog. */
+    public static WanModel previewWith(LoraCatalog loras, Device device, ModelOptions options) {
+        return generated(loras, device, options, null);
     }
 
     /**
@@ -79,11 +84,11 @@ public final class WanModel implements AutoCloseable {
      */
     static WanModel previewRepacked(Path loraDir, Device device, ModelOptions options, UnaryOperator<Map<String, Tensor>> repack) {
         if (repack == null) throw new IllegalArgumentException("repack is required; use preview for the generated weights as they are");
-        return generated(loraDir, device, options, repack);
+        return generated(new LoraCatalog(loraDir), device, options, repack);
     }
 
     /** The preview model; repack null: the generated weights as they are. */
-    private static WanModel generated(Path loraDir, Device device, ModelOptions options, UnaryOperator<Map<String, Tensor>> repack) {
+    private static WanModel generated(LoraCatalog catalog, Device device, ModelOptions options, UnaryOperator<Map<String, Tensor>> repack) {
         ScalarType f32 = ScalarType.Float;
         try (PointerScope scope = new PointerScope()) {
             Weights.Initializer init = PreviewModel.initializer(PreviewModel.SEED);
@@ -102,7 +107,6 @@ public final class WanModel implements AutoCloseable {
                 built = WanDit.load(PreviewModel.DIT, ditBase, device, ditOptions);
             }
             WanVae vae = WanVae.build(Weights.generated(init, device), PreviewModel.VAE, LatentScale.WAN21, f32);
-            LoraCatalog catalog = new LoraCatalog(loraDir);
             ResidentDit dit = new ResidentDit(PreviewModel.DIT, ditBase, catalog, device, ditOptions);
             dit.adopt(built);
             return new WanModel(PreviewModel.ID, new ByteTokenizer(PreviewModel.TEXT_LEN), t5, PreviewModel.DIT, dit, vae,
@@ -133,6 +137,11 @@ public final class WanModel implements AutoCloseable {
      * With umT5 on the host it computes in float32 when dtype is float32, in bfloat16 otherwise.
      */
     public static WanModel open(ModelDirectory.ModelFiles files, Path loraDir, Device device, ScalarType dtype, ModelOptions options) {
+        return openWith(files, new LoraCatalog(loraDir != null ? loraDir : files.loras()), device, dtype, options);
+    }
+
+    /** A real model as {@link #open(ModelDirectory.ModelFiles, Path, Device, ScalarType, ModelOptions)}, with its LoRAs from this catalog. */
+    public static WanModel openWith(ModelDirectory.ModelFiles files, LoraCatalog catalog, Device device, ScalarType dtype, ModelOptions options) {
         PromptTokenizer tokenizer = null;
         T5Encoder t5 = null;
         TensorSource ditBase = null;
@@ -143,7 +152,6 @@ public final class WanModel implements AutoCloseable {
             tokenizer = HfTokenizer.open(files.tokenizer(), cfg.textLen());
             t5 = T5EncoderLoader.open(files.textEncoder(), cpu(), dtype);   // kept in host memory, see encodeText
             WanVae vae = WanVae.load(files.vae(), device, ScalarType.Float);
-            LoraCatalog catalog = new LoraCatalog(loraDir != null ? loraDir : files.loras());
             List<GenerateRequest.LoraRef> defaults = Recipe.defaultLoras(catalog);
             return new WanModel(Recipe.modelId(cfg), tokenizer, t5, cfg, new ResidentDit(cfg, ditBase, catalog, device, options.dit(dtype)),
                     vae, catalog, defaults, device, options);

@@ -21,9 +21,13 @@ import java.util.Objects;
  * @param loraName            the LoRA catalog name the finished LoRA is registered under
  * @param registerCheckpoints register every saved checkpoint in the catalog too ({@code <lora_name>-step00000010})
  * @param resumeFrom          the training job whose saved state this one continues, or null
+ * @param datasetKey          where the dataset root's files are kept in the shared file store ({@code datasets/<token>}: its
+ *                            files are {@code datasets/<token>/<path under the root>}), so a worker on another machine can
+ *                            fetch them; null when the dataset is a local directory (named under the datasets root, or an
+ *                            upload kept on the server's disk)
  */
 public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, String configName, String configText,
-                           JsonNode args, String loraName, boolean registerCheckpoints, String resumeFrom) {
+                           JsonNode args, String loraName, boolean registerCheckpoints, String resumeFrom, String datasetKey) {
     public TrainingSpec {
         Objects.requireNonNull(datasetDir, "datasetDir");
         Objects.requireNonNull(datasetRoot, "datasetRoot");
@@ -32,13 +36,17 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
         Objects.requireNonNull(loraName, "loraName");
         if (!configName.equals("dataset.toml") && !configName.equals("dataset.json"))
             throw new IllegalArgumentException("configName must be dataset.toml or dataset.json, got " + configName);
+        if (datasetKey != null && (datasetKey.isBlank() || datasetKey.startsWith("/") || datasetKey.endsWith("/")))
+            throw new IllegalArgumentException("datasetKey must be a store key prefix without a leading or trailing /, got '" + datasetKey + "'");
+        if (datasetKey != null && !datasetDir.normalize().startsWith(datasetRoot.normalize()))
+            throw new IllegalArgumentException("a stored dataset's directory must lie under its root: " + datasetDir + " is not under " + datasetRoot);
     }
 
     /** A new run over a located dataset with its config. */
     public static TrainingSpec of(DatasetLocation dataset, DatasetConfigText config, JsonNode args, String loraName,
                                   boolean registerCheckpoints) {
         return new TrainingSpec(dataset.dir(), dataset.root(), dataset.uploaded(), config.name(), config.text(), args, loraName,
-                registerCheckpoints, null);
+                registerCheckpoints, null, null);
     }
 
     public boolean toml() { return configName.endsWith(".toml"); }
@@ -76,9 +84,23 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
         return out;
     }
 
-    /** The same spec continuing another job's run. */
+    /** The same spec continuing another job's run (over the same dataset, which stays the first job's). */
     public TrainingSpec resuming(String jobId) {
-        return new TrainingSpec(datasetDir, datasetRoot, false, configName, configText, args, loraName, registerCheckpoints, jobId);
+        return new TrainingSpec(datasetDir, datasetRoot, false, configName, configText, args, loraName, registerCheckpoints, jobId, datasetKey);
+    }
+
+    /** The same spec with the dataset root's files kept in the file store under key ({@code datasets/<token>}). */
+    public TrainingSpec storedAt(String key) {
+        return new TrainingSpec(datasetDir, datasetRoot, uploaded, configName, configText, args, loraName, registerCheckpoints, resumeFrom, key);
+    }
+
+    /**
+     * The same spec over a copy of the dataset root at root (a worker's local copy of a stored dataset): the dataset's
+     * directory keeps its place under the root.
+     */
+    public TrainingSpec at(Path root) {
+        Path dir = root.resolve(datasetRoot.relativize(datasetDir).toString());
+        return new TrainingSpec(dir, root, uploaded, configName, configText, args, loraName, registerCheckpoints, resumeFrom, datasetKey);
     }
 
     public ObjectNode toJson() {
@@ -92,15 +114,16 @@ public record TrainingSpec(Path datasetDir, Path datasetRoot, boolean uploaded, 
         n.put("lora_name", loraName);
         n.put("register_checkpoints", registerCheckpoints);
         if (resumeFrom != null) n.put("resume_from", resumeFrom); else n.putNull("resume_from");
+        if (datasetKey != null) n.put("dataset_key", datasetKey);
         return n;
     }
 
     public static TrainingSpec fromJson(String json) {
         JsonNode n = Json.MAPPER.readTree(json);
-        JsonNode resume = n.get("resume_from");
+        JsonNode resume = n.get("resume_from"), key = n.get("dataset_key");
         return new TrainingSpec(Path.of(n.get("dataset_dir").asString()), Path.of(n.get("dataset_root").asString()),
                 n.path("uploaded").asBoolean(false), n.get("config_name").asString(), n.get("config_text").asString(),
                 n.get("args"), n.get("lora_name").asString(), n.path("register_checkpoints").asBoolean(false),
-                resume == null || resume.isNull() ? null : resume.asString());
+                resume == null || resume.isNull() ? null : resume.asString(), key == null || key.isNull() ? null : key.asString());
     }
 }

@@ -78,6 +78,8 @@ class VideoApiEndToEndTest {
         assertThat(mp4.headers().firstValue("Content-Type")).hasValue("video/mp4");
         assertThat(mp4.headers().firstValue("Accept-Ranges")).hasValue("bytes");
         assertThat(mp4.headers().firstValue("ETag")).isPresent();
+        assertThat(mp4.body()).as("the file in the data directory, where it always was")
+                .isEqualTo(Files.readAllBytes(Path.of("target/test-data/e2e/jobs", id, "video.mp4")));
         Path file = Files.createTempFile("kaze-e2e", ".mp4");
         Files.write(file, mp4.body());
         VideoInfo info = VideoProbe.probe(file);

@@ -2,7 +2,6 @@ package dev.kaze.jobs;
 
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -12,7 +11,7 @@ class JobPreviewsTest {
     @Test
     void atMostOnePreviewPerIntervalButAlwaysTheLastStep() {
         AtomicLong now = new AtomicLong(0);
-        try (JobPreviews p = new JobPreviews(null, "vid_x", Path.of("unused"), Duration.ofSeconds(1), 16, now::get)) {
+        try (JobPreviews p = new JobPreviews(null, null, "vid_x", Duration.ofSeconds(1), 16, now::get)) {
             assertThat(p.due(1, 10)).as("the first step").isTrue();
             now.set(400_000_000L);
             assertThat(p.due(2, 10)).as("0.4 s later").isFalse();
@@ -28,7 +27,7 @@ class JobPreviewsTest {
 
     @Test
     void aZeroIntervalPreviewsEveryStep() {
-        try (JobPreviews p = new JobPreviews(null, "vid_x", Path.of("unused"), Duration.ZERO, 16, () -> 5L)) {
+        try (JobPreviews p = new JobPreviews(null, null, "vid_x", Duration.ZERO, 16, () -> 5L)) {
             for (int s = 1; s <= 4; s++) assertThat(p.due(s, 4)).isTrue();
         }
     }

@@ -66,7 +66,7 @@ class TrainingRunnerTest {
         Path dir = tmp.resolve("dataset").toRealPath();
         var args = Json.MAPPER.readTree("{\"network_dim\":4,\"network_alpha\":4,\"learning_rate\":0.01,"
                 + "\"max_train_steps\":12,\"seed\":5,\"output_name\":\"r\"}");
-        TrainingSpec spec = new TrainingSpec(dir, dir, false, "dataset.toml", TestDatasets.TOML, args, loraName, false, null);
+        TrainingSpec spec = new TrainingSpec(dir, dir, false, "dataset.toml", TestDatasets.TOML, args, loraName, false, null, null);
         return queue.enqueue(new NewJob(JobKind.TRAINING, "alice", 0, "{}", spec.toJson().toString(), null, null, null, null));
     }
 
