@@ -13,6 +13,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -20,7 +22,11 @@ import java.util.function.Supplier;
 /**
  * The one platform thread that owns libtorch: loads the model, requeues the jobs a restart interrupted,
  * then claims jobs one at a time (priority, then FIFO), runs each with the {@link JobRunner} of its kind
- * while the model stays resident, and records how it ended. A rendered video is encoded by the
+ * while the model stays resident, and records how it ended. Between jobs, and every half worker timeout
+ * while it waits for one, it requeues the running jobs of other workers that died (no heartbeat within the
+ * store's worker timeout), so that another replica resumes them from their checkpoints. Its own heartbeat comes
+ * from a thread of its own, every third of the timeout, so that a long stage (a model load, a VAE decode) without
+ * progress does not make a live worker look dead. A rendered video is encoded by the
  * {@link VideoFinisher} on its own thread so the next job can start denoising. A failed job never stops
  * the worker.
  */
@@ -41,6 +47,10 @@ public final class DeviceWorker implements AutoCloseable {
     private volatile String loadError;
     private final Semaphore reloads = new Semaphore(0);
     private final Duration incompleteRetry;
+    private final long reapEveryNanos;
+    private long nextReap;
+    private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("kaze-heartbeat").daemon().unstarted(r));
     private Thread thread;
 
     /**
@@ -73,10 +83,13 @@ public final class DeviceWorker implements AutoCloseable {
         this.finisher = new VideoFinisher(queue, encoder);
         this.videos = new VideoJobRunner(queue, finisher, metrics, settings.checkpointEvery(), settings.previewInterval(), () -> running);
         this.trainings = new TrainingRunner(queue, () -> running);
+        this.reapEveryNanos = Math.max(queue.store().workerTimeout().toNanos() / 2, TimeUnit.MILLISECONDS.toNanos(100));
     }
 
     public synchronized void start() {
         if (thread != null) return;
+        long beatEvery = Math.max(queue.store().workerTimeout().toNanos() / 3, TimeUnit.MILLISECONDS.toNanos(100));
+        heartbeats.scheduleWithFixedDelay(this::heartbeat, 0, beatEvery, TimeUnit.NANOSECONDS);
         thread = Thread.ofPlatform().name("kaze-device").daemon().start(this::run);
     }
 
@@ -128,6 +141,7 @@ public final class DeviceWorker implements AutoCloseable {
         try (model; WanPipeline pipeline = new WanPipeline(model)) {   // the pipeline's text cache is released first
             int requeued = queue.store().requeueInterrupted(workerId);
             if (requeued > 0) log.info("requeued {} job(s) interrupted by a restart", requeued);
+            nextReap = System.nanoTime() + reapEveryNanos;
             ready = true;
             while (running) step(pipeline);
         } finally {
@@ -137,6 +151,7 @@ public final class DeviceWorker implements AutoCloseable {
 
     /** One turn of the loop: claim the next job (or wait for one), run it with its kind's runner, record how it ended. */
     private void step(WanPipeline pipeline) {
+        reapAbandoned();
         Optional<Job> claimed = queue.store().claimNext(workerId);
         if (claimed.isEmpty()) {
             awaitWork();
@@ -150,6 +165,33 @@ public final class DeviceWorker implements AutoCloseable {
             outcome = CompletableFuture.failedFuture(e);
         }
         outcome.whenComplete((ended, error) -> ended(job, ended, error));
+    }
+
+    /**
+     * Requeues the running jobs of other workers whose heartbeat is older than the store's worker timeout, at most
+     * every half timeout; never this worker's own (a video of it may still be encoding). A store error is logged
+     * and retried at the next turn: the worker goes on with its own jobs.
+     */
+    private void reapAbandoned() {
+        long now = System.nanoTime();
+        if (now - nextReap < 0) return;
+        nextReap = now + reapEveryNanos;
+        try {
+            int requeued = queue.store().requeueAbandoned(workerId);
+            if (requeued > 0) log.info("requeued {} job(s) of dead workers; they resume from their checkpoints", requeued);
+        } catch (JobStoreException e) {
+            log.warn("could not requeue the jobs of dead workers (retried in {} ms): {}",
+                    TimeUnit.NANOSECONDS.toMillis(reapEveryNanos), e.getMessage());
+        }
+    }
+
+    /** Marks this worker alive, from its own thread; a store error is logged and the next beat tries again. */
+    private void heartbeat() {
+        try {
+            queue.store().heartbeat(workerId);
+        } catch (JobStoreException e) {
+            log.warn("could not record the heartbeat of worker {}: {}", workerId, e.getMessage());
+        }
     }
 
     private JobRunner runnerFor(JobKind kind) {
@@ -191,6 +233,7 @@ public final class DeviceWorker implements AutoCloseable {
 
     @Override public void close() throws InterruptedException {
         running = false;
+        heartbeats.shutdownNow();
         Thread t = thread;
         if (t != null) {
             t.interrupt();

@@ -1,5 +1,6 @@
 package dev.kaze.jobs;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -89,6 +90,17 @@ public interface JobStore {
      * becomes CANCELLED instead); returns how many were requeued. Also records a heartbeat for {@code workerId}.
      */
     int requeueInterrupted(String workerId);
+
+    /**
+     * While a worker runs: every IN_PROGRESS job of another worker considered dead (no heartbeat within
+     * {@link #workerTimeout()}) goes back to QUEUED with an event "requeued" (a job whose cancel was requested becomes
+     * CANCELLED instead); never a job of {@code workerId} itself, which may still be finishing it. Returns how many
+     * were requeued. Also records a heartbeat for {@code workerId}.
+     */
+    int requeueAbandoned(String workerId);
+
+    /** How long a worker may go without a heartbeat before its running jobs count as abandoned. */
+    Duration workerTimeout();
 
     /**
      * Marks the worker alive; claimNext, updateProgress and requeueInterrupted do it too, so a worker needs this only

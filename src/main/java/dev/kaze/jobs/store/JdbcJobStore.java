@@ -43,7 +43,7 @@ import static dev.kaze.jobs.store.StoreClock.utc;
  * log and its delivery to subscribers in {@link JobEventBus}.
  */
 public final class JdbcJobStore implements JobStore, AutoCloseable {
-    /** A worker whose last heartbeat is older than this is considered dead by {@link #requeueInterrupted}. */
+    /** A worker whose last heartbeat is older than this counts as dead: its running jobs are requeued. */
     public static final Duration DEFAULT_WORKER_TIMEOUT = Duration.ofMinutes(10);
 
     private static final Logger log = LoggerFactory.getLogger(JdbcJobStore.class);
@@ -81,6 +81,7 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
         return dialect;
     }
 
+    @Override
     public Duration workerTimeout() {
         return workerTimeout;
     }
@@ -417,13 +418,29 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
 
     @Override
     public int requeueInterrupted(String workerId) {
+        int requeued = requeue(workerId, true);
+        if (requeued > 0) log.info("requeued {} interrupted job(s) on start-up of worker {}", requeued, workerId);
+        return requeued;
+    }
+
+    @Override
+    public int requeueAbandoned(String workerId) {
+        return requeue(workerId, false);
+    }
+
+    /**
+     * Requeues the running jobs of dead workers (no heartbeat within the timeout, or none recorded), and of
+     * {@code workerId} itself when {@code own}; records a heartbeat for {@code workerId} first.
+     */
+    private int requeue(String workerId, boolean own) {
         requireWorker(workerId);
         heartbeat(workerId);
         Instant deadBefore = clock.now().minus(workerTimeout);
+        String whose = own ? "worker_id = ? OR " : "worker_id <> ? AND ";
         List<Interrupted> found = transactions.run("find interrupted jobs", tx -> {
             List<Interrupted> out = new ArrayList<>();
             try (PreparedStatement ps = tx.prepare("SELECT id, worker_id, cancel_requested FROM jobs j"
-                    + " WHERE status = 'IN_PROGRESS' AND (worker_id = ? OR worker_id IS NULL OR NOT EXISTS"
+                    + " WHERE status = 'IN_PROGRESS' AND (worker_id IS NULL OR " + whose + "NOT EXISTS"
                     + " (SELECT 1 FROM job_workers w WHERE w.id = j.worker_id AND w.heartbeat_at >= ?))"
                     + " ORDER BY " + CLAIM_ORDER)) {
                 ps.setString(1, workerId);
@@ -435,27 +452,37 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
             return out;
         });
         int requeued = 0;
-        for (Interrupted job : found)
-            if (transactions.run("requeue job " + job.id(), tx -> requeue(tx, job))) requeued++;
-        if (requeued > 0) log.info("requeued {} interrupted job(s) on start-up of worker {}", requeued, workerId);
+        for (Interrupted job : found) {
+            // a job of another worker is requeued only if that worker is still silent now
+            Instant silentSince = workerId.equals(job.workerId()) ? null : deadBefore;
+            if (!transactions.run("requeue job " + job.id(), tx -> requeue(tx, job, silentSince))) continue;
+            requeued++;
+            if (!workerId.equals(job.workerId()))
+                log.info("requeued job {} of worker {} (no heartbeat for {} or more) from worker {}",
+                        job.id(), job.workerId(), workerTimeout, workerId);
+        }
         return requeued;
     }
 
     /**
      * Puts the job back in the queue, or cancels it when a cancel was requested; true when it was requeued.
-     * Guarded by the worker seen before, so a job re-claimed meanwhile is left alone.
+     * Guarded by the worker seen before, so a job re-claimed meanwhile is left alone, and, when {@code silentSince}
+     * is not null, by that worker having had no heartbeat since then, so a worker that came back keeps its job.
      */
-    private boolean requeue(Tx tx, Interrupted job) throws SQLException {
+    private boolean requeue(Tx tx, Interrupted job, Instant silentSince) throws SQLException {
         String set = job.cancelRequested()
                 ? "status = 'CANCELLED', completed_at = ?"
                 : "status = 'QUEUED', worker_id = NULL, started_at = NULL, cancel_requested = FALSE";
         try (PreparedStatement ps = tx.prepare("UPDATE jobs SET " + set
-                + " WHERE id = ? AND status = 'IN_PROGRESS' AND worker_id IS NOT DISTINCT FROM ?")) {
+                + " WHERE id = ? AND status = 'IN_PROGRESS' AND worker_id IS NOT DISTINCT FROM ?"
+                + (silentSince == null ? "" : " AND NOT EXISTS (SELECT 1 FROM job_workers w"
+                + " WHERE w.id = jobs.worker_id AND w.heartbeat_at >= ?)"))) {
             int i = 1;
             if (job.cancelRequested()) ps.setObject(i++, utc(clock.now()));
             ps.setString(i++, job.id());
-            if (job.workerId() == null) ps.setNull(i, Types.VARCHAR);
-            else ps.setString(i, job.workerId());
+            if (job.workerId() == null) ps.setNull(i++, Types.VARCHAR);
+            else ps.setString(i++, job.workerId());
+            if (silentSince != null) ps.setObject(i, utc(silentSince));
             if (ps.executeUpdate() == 0) return false;
         }
         if (job.cancelRequested()) {

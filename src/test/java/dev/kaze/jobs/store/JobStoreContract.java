@@ -636,6 +636,64 @@ abstract class JobStoreContract {
         assertThat(s.find(ofDead).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
     }
 
+    @Test
+    void requeueAbandonedTakesOnlyOtherDeadWorkersJobs() {
+        MovableClock clock = new MovableClock(Instant.now().truncatedTo(ChronoUnit.MICROS));
+        JdbcJobStore s = new JdbcJobStore(dataSource, clock, Duration.ofMinutes(1));
+        toClose.add(s);
+        assertThat(s.workerTimeout()).isEqualTo(Duration.ofMinutes(1));
+        String ofDead = s.create(video("u", 40)).id();
+        String ofAlive = s.create(video("u", 30)).id();
+        String ofMine = s.create(video("u", 20)).id();
+        String cancelledOfDead = s.create(video("u", 10)).id();
+        String stillQueued = s.create(video("u", 0)).id();
+        assertThat(s.claimNext("w-dead").orElseThrow().id()).isEqualTo(ofDead);
+        assertThat(s.claimNext("w-alive").orElseThrow().id()).isEqualTo(ofAlive);
+        assertThat(s.claimNext("w-me").orElseThrow().id()).isEqualTo(ofMine);
+        assertThat(s.claimNext("w-dead").orElseThrow().id()).isEqualTo(cancelledOfDead);
+        s.requestCancel(cancelledOfDead);
+
+        clock.advance(Duration.ofSeconds(59));
+        assertThat(s.requeueAbandoned("w-me")).as("nobody is silent for a whole minute yet").isZero();
+        assertThat(s.find(ofDead).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
+
+        clock.advance(Duration.ofSeconds(61));
+        s.heartbeat("w-alive");
+        // w-me is as silent as w-dead, but its own job may still be encoding: only the others' jobs go back
+        assertThat(s.requeueAbandoned("w-me")).isEqualTo(1);
+        Job requeued = s.find(ofDead).orElseThrow();
+        assertThat(requeued.status()).isEqualTo(JobStatus.QUEUED);
+        assertThat(requeued.workerId()).isNull();
+        assertThat(requeued.startedAt()).isNull();
+        assertThat(s.events(ofDead, 0)).extracting(JobEvent::type).containsExactly("queued", "started", "requeued");
+        assertThat(s.events(ofDead, 0).getLast().dataJson()).contains("w-dead");
+        Job mine = s.find(ofMine).orElseThrow();
+        assertThat(mine.status()).isEqualTo(JobStatus.IN_PROGRESS);
+        assertThat(mine.workerId()).isEqualTo("w-me");
+        assertThat(s.find(ofAlive).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
+        assertThat(s.find(cancelledOfDead).orElseThrow().status()).isEqualTo(JobStatus.CANCELLED);
+        assertThat(s.events(cancelledOfDead, 0).getLast().type()).isEqualTo("cancelled");
+        assertThat(s.queuePosition(ofDead)).isZero();
+        assertThat(s.queuePosition(stillQueued)).isEqualTo(1);
+
+        // the reaper's call was its heartbeat: another worker finds w-me alive, and nothing is requeued twice
+        assertThat(s.requeueAbandoned("w-other")).isZero();
+        assertThat(s.find(ofMine).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
+        assertThat(s.claimNext("w-other").orElseThrow().id()).isEqualTo(ofDead);
+        assertThat(s.events(ofDead, 0)).extracting(JobEvent::type)
+                .containsExactly("queued", "started", "requeued", "started");
+
+        // a minute later w-me and w-alive went silent; w-other, which keeps reporting progress, reaps both
+        clock.advance(Duration.ofSeconds(50));
+        s.updateProgress(ofDead, 10, "denoise", 1, 4);
+        clock.advance(Duration.ofSeconds(20));
+        assertThat(s.requeueAbandoned("w-other")).isEqualTo(2);
+        assertThat(s.find(ofMine).orElseThrow().status()).isEqualTo(JobStatus.QUEUED);
+        assertThat(s.find(ofAlive).orElseThrow().status()).isEqualTo(JobStatus.QUEUED);
+        assertThat(s.find(ofDead).orElseThrow().status()).isEqualTo(JobStatus.IN_PROGRESS);
+        assertThat(s.find(ofDead).orElseThrow().workerId()).isEqualTo("w-other");
+    }
+
     // ------------------------------------------------------------------ checkpoints
 
     @Test
