@@ -371,12 +371,16 @@ public final class WebhookDispatcher implements AutoCloseable {
         return a.compareTo(b) <= 0 ? a : b;
     }
 
+    /** Marks the delivery done in the outbox, and no longer pending here, before its listener hears how it ended. */
     private void done(WebhookMessage message) {
         try {
             outbox.markDone(message.id());
         } catch (RuntimeException e) {
             // it will be sent again after a restart; receivers drop duplicates by webhook-id
             LOG.log(System.Logger.Level.WARNING, "could not mark webhook delivery " + message.id() + " done in the outbox", e);
+        }
+        synchronized (lock) {
+            pendingIds.remove(message.id());
         }
     }
 
