@@ -3,14 +3,17 @@ package dev.kaze.api;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
+import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -47,6 +50,27 @@ record ApiClient(int port, String key) {
     }
 
     HttpResponse<String> get(String path) { return send(request(path).GET().build()); }
+
+    /** A multipart/form-data POST: the text fields, then one file. */
+    HttpResponse<String> postMultipart(String path, Map<String, String> fields, String fileField, String fileName, String contentType,
+                                       byte[] file) {
+        String boundary = "kazeboundary" + System.nanoTime();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        for (var f : fields.entrySet())
+            body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.getKey() + "\"\r\n\r\n" + f.getValue() + "\r\n")
+                    .getBytes(StandardCharsets.UTF_8));
+        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + fileField + "\"; filename=\"" + fileName
+                + "\"\r\nContent-Type: " + contentType + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        body.writeBytes(file);
+        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        return send(request(path).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build());
+    }
+
+    /** A dataset zip uploaded as a training ({@code dataset} part) with the form's other fields. */
+    HttpResponse<String> postDataset(String path, byte[] zip, Map<String, String> fields) {
+        return postMultipart(path, fields, "dataset", "dataset.zip", "application/zip", zip);
+    }
 
     static JsonNode json(HttpResponse<String> r) { return JSON.readTree(r.body()); }
 

@@ -14,6 +14,7 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import tools.jackson.databind.JsonNode;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -57,6 +58,11 @@ class LoraApiEndToEndTest {
         if (Files.exists(LORAS)) try (Stream<Path> s = Files.list(LORAS)) {
             for (Path p : s.toList()) Files.delete(p);
         }
+        previewLora = previewLora();
+    }
+
+    /** A LoRA in the trainer's format for the preview DiT, with non-zero up weights so that it changes frames. */
+    static byte[] previewLora() throws IOException {
         Path file = Files.createTempFile("preview-lora", ".safetensors");
         try (PointerScope scope = new PointerScope();
              LoraNetwork net = LoraNetwork.create(PreviewModel.DIT, 4, 4, 11, new Device(torch.DeviceType.CPU))) {
@@ -65,8 +71,9 @@ class LoraApiEndToEndTest {
             }
             net.save(file);
         }
-        previewLora = Files.readAllBytes(file);
+        byte[] bytes = Files.readAllBytes(file);
         Files.delete(file);
+        return bytes;
     }
 
     HttpResponse<String> upload(ApiClient client, String query, String name, String filename, byte[] content) {

@@ -2,27 +2,16 @@ package dev.kaze.api;
 
 import dev.kaze.jobs.store.PostgresJobStoreTest;
 import dev.kaze.json.Json;
-import dev.kaze.pipeline.PreviewModel;
 import dev.kaze.storage.S3TestServer;
-import dev.kaze.training.LoraNetwork;
 import dev.kaze.training.TestDatasets;
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.GeneratorOptional;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import software.amazon.awssdk.core.sync.ResponseTransformer;
-import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import tools.jackson.databind.JsonNode;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -31,17 +20,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -69,7 +53,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and its tail printed when the test fails.
  */
 class MultiProcessTest {
-    private static final String URL = PostgresJobStoreTest.URL;
     /** Keys of this install start with it inside the bucket. */
     static final String PREFIX = "kaze-mp/";
     static final Duration WORKER_TIMEOUT = Duration.ofSeconds(8);
@@ -79,11 +62,9 @@ class MultiProcessTest {
     static final String REQUEST = "{\"prompt\":\"a lighthouse at dusk\",\"size\":\"256x256\",\"frames\":9,\"steps\":" + STEPS + ",\"seed\":99}";
 
     static S3TestServer s3;
-    static S3Client bucket;
 
-    final String schema = "kaze_multiprocess_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+    PostgresJobStoreTest.Schema schema;
     final Map<String, Child> children = new LinkedHashMap<>();
-    String user;
 
     @TempDir Path tmp;
 
@@ -96,29 +77,22 @@ class MultiProcessTest {
     @BeforeAll
     static void startS3() throws Exception {
         s3 = S3TestServer.start("kaze-multiprocess");
-        bucket = s3.client();
     }
 
     @AfterAll
     static void stopS3() throws Exception {
-        if (bucket != null) bucket.close();
         if (s3 != null) s3.close();
     }
 
     @AfterEach
     void stopChildrenAndDropSchema() throws Exception {
         for (Child c : children.values()) c.process().destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-        if (user == null) return;
-        try (Connection c = DriverManager.getConnection(URL, PostgresJobStoreTest.props(user)); Statement st = c.createStatement()) {
-            st.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-        }
+        if (schema != null) schema.close();
     }
-
-    String jdbcUrl() { return URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema; }
 
     /** The api process: every setting on its command line. */
     Child startApi() throws IOException {
-        List<String> args = new ArrayList<>(List.of("--spring.datasource.url=" + jdbcUrl(), "--spring.datasource.username=" + user,
+        List<String> args = new ArrayList<>(List.of("--spring.datasource.url=" + schema.url(), "--spring.datasource.username=" + schema.user(),
                 "--kaze.role=api", "--kaze.auth.anonymous=true"));
         for (String p : s3.properties(PREFIX)) args.add("--" + p);
         Path dataDir = Files.createDirectories(tmp.resolve("api"));
@@ -133,8 +107,8 @@ class MultiProcessTest {
         env.put("KAZE_ROLE", "worker");
         env.put("KAZE_AUTH_ANONYMOUS", "true");
         env.put("KAZE_DATA_DIR", dataDir.toString());
-        env.put("SPRING_DATASOURCE_URL", jdbcUrl());
-        env.put("SPRING_DATASOURCE_USERNAME", user);
+        env.put("SPRING_DATASOURCE_URL", schema.url());
+        env.put("SPRING_DATASOURCE_USERNAME", schema.user());
         env.put("KAZE_STORAGE_S3_ENDPOINT", s3.endpoint());
         env.put("KAZE_STORAGE_S3_BUCKET", s3.bucket());
         env.put("KAZE_STORAGE_S3_REGION", "us-east-1");
@@ -232,10 +206,9 @@ class MultiProcessTest {
 
     byte[] object(String key) {
         try {
-            return bucket.getObject(b -> b.bucket(s3.bucket()).key(PREFIX + key), ResponseTransformer.toBytes()).asByteArray();
+            return s3.read(PREFIX + key);
         } catch (NoSuchKeyException e) {
-            throw new AssertionError("no object " + PREFIX + key + " in bucket " + s3.bucket() + "; the bucket holds "
-                    + bucket.listObjectsV2(b -> b.bucket(s3.bucket())).contents().stream().map(o -> o.key()).toList(), e);
+            throw new AssertionError("no object " + PREFIX + key + " in bucket " + s3.bucket() + "; the bucket holds " + s3.keys(""), e);
         }
     }
 
@@ -255,34 +228,10 @@ class MultiProcessTest {
         return ApiClient.json(created).get("id").asString();
     }
 
-    static String multipart(ApiClient client, String path, Map<String, String> fields, String fileField, String fileName, byte[] file,
-                            int expectedStatus) {
-        String boundary = "kazeboundary" + System.nanoTime();
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        for (var f : fields.entrySet())
-            body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.getKey() + "\"\r\n\r\n" + f.getValue() + "\r\n")
-                    .getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + fileField + "\"; filename=\"" + fileName
-                + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(file);
-        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        HttpResponse<String> r = client.send(client.request(path).header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build());
-        assertThat(r.statusCode()).as(r.body()).isEqualTo(expectedStatus);
-        return r.body();
-    }
-
-    /** A LoRA for the preview DiT with non-zero up weights, so that it changes what it renders. */
-    static byte[] previewLora(Path tmp) throws IOException {
-        Path file = tmp.resolve("uploaded.safetensors");
-        try (PointerScope scope = new PointerScope();
-             LoraNetwork net = LoraNetwork.create(PreviewModel.DIT, 4, 4, 11, new Device(torch.DeviceType.CPU))) {
-            try (NoGradGuard g = new NoGradGuard()) {
-                for (LoraNetwork.Module m : net.modules()) m.up().uniform_(-0.5, 0.5, new GeneratorOptional());
-            }
-            net.save(file);
-        }
-        return Files.readAllBytes(file);
+    /** The body of a response that has the status. */
+    static JsonNode expect(HttpResponse<String> r, int status) {
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+        return ApiClient.json(r);
     }
 
     JsonNode awaitTerminal(ApiClient client, String path, Duration within) throws InterruptedException {
@@ -299,11 +248,7 @@ class MultiProcessTest {
 
     @Test
     void anApiProcessAndWorkerProcessesShareTheQueueTheBucketAndTheLoras() throws Throwable {
-        Assumptions.assumeFalse("off".equals(System.getProperty("kaze.test.pg")), "switched off with -Dkaze.test.pg=off");
-        user = PostgresJobStoreTest.reachableUser();
-        try (Connection c = DriverManager.getConnection(URL, PostgresJobStoreTest.props(user)); Statement st = c.createStatement()) {
-            st.execute("CREATE SCHEMA " + schema);
-        }
+        schema = PostgresJobStoreTest.Schema.create("kaze_multiprocess_test_");
         try {
             long started = System.nanoTime();
             // both at once: Flyway's lock lets one of them migrate the schema while the other waits
@@ -401,9 +346,9 @@ class MultiProcessTest {
 
     /** Part 3a: a LoRA uploaded to the api process is rendered with by the worker. */
     void anUploadedLoraIsUsedByTheWorker(ApiClient client, Child worker) throws Exception {
-        byte[] lora = previewLora(tmp);
-        JsonNode uploaded = Json.MAPPER.readTree(multipart(client, "/v1/loras", Map.of("name", "mp-uploaded"), "file",
-                "mp-uploaded.safetensors", lora, 201));
+        byte[] lora = LoraApiEndToEndTest.previewLora();
+        JsonNode uploaded = expect(client.postMultipart("/v1/loras", Map.of("name", "mp-uploaded"), "file", "mp-uploaded.safetensors",
+                "application/octet-stream", lora), 201);
         assertThat(uploaded.get("sha256").asString()).isEqualTo(sha256(lora));
         assertThat(object("loras/mp-uploaded.safetensors")).as("the upload is in the bucket").isEqualTo(lora);
 
@@ -425,8 +370,8 @@ class MultiProcessTest {
         TestDatasets.write(dataset, true);
         String args = "{\"network_dim\": 4, \"network_alpha\": 4, \"learning_rate\": 0.01, \"max_train_steps\": 4, \"seed\": 7,"
                 + " \"output_name\": \"mp-trained\"}";
-        JsonNode created = Json.MAPPER.readTree(multipart(client, "/v1/trainings", Map.of("args", args, "lora_name", "mp-trained"),
-                "dataset", "dataset.zip", TrainingApiEndToEndTest.zip(dataset, Map.of()), 202));
+        JsonNode created = expect(client.postDataset("/v1/trainings", TrainingApiEndToEndTest.zip(dataset, Map.of()),
+                Map.of("args", args, "lora_name", "mp-trained")), 202);
         String id = created.get("id").asString();
         JsonNode done = awaitTerminal(client, "/v1/trainings/" + id, Duration.ofSeconds(180));
         assertThat(done.get("status").asString()).as(done.toString()).isEqualTo("completed");

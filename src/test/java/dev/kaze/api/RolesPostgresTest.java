@@ -4,7 +4,6 @@ import dev.kaze.KazeApplication;
 import dev.kaze.jobs.store.PostgresJobStoreTest;
 import dev.kaze.json.Json;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.builder.SpringApplicationBuilder;
@@ -15,14 +14,10 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -36,18 +31,16 @@ import static org.assertj.core.api.Assertions.assertThat;
  * unless {@code -Dkaze.test.pg.url} / {@code -Dkaze.test.pg.user} say otherwise; {@code -Dkaze.test.pg=off} skips.
  */
 class RolesPostgresTest {
-    private static final String URL = PostgresJobStoreTest.URL;
     static final String SMALL = "{\"prompt\":\"a cat in the rain\",\"size\":\"64x48\",\"frames\":9,\"steps\":3,\"seed\":5}";
-    final String schema = "kaze_roles_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-    String user;
+    PostgresJobStoreTest.Schema schema;
 
     @TempDir Path tmp;
 
     ConfigurableApplicationContext start(String role) {
         return new SpringApplicationBuilder(KazeApplication.class).run(
                 "--server.port=0",
-                "--spring.datasource.url=" + URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema,
-                "--spring.datasource.username=" + user,
+                "--spring.datasource.url=" + schema.url(),
+                "--spring.datasource.username=" + schema.user(),
                 "--kaze.data-dir=" + tmp.resolve("data"),   // shared job files, as on a shared volume
                 "--kaze.auth.anonymous=true",
                 "--kaze.role=" + role);
@@ -55,11 +48,7 @@ class RolesPostgresTest {
 
     @Test
     void aVideoPostedToTheApiIsRenderedByTheWorkerAndItsEventsReachTheApisSse() throws Exception {
-        Assumptions.assumeFalse("off".equals(System.getProperty("kaze.test.pg")), "switched off with -Dkaze.test.pg=off");
-        user = PostgresJobStoreTest.reachableUser();
-        try (Connection c = DriverManager.getConnection(URL, PostgresJobStoreTest.props(user)); Statement st = c.createStatement()) {
-            st.execute("CREATE SCHEMA " + schema);
-        }
+        schema = PostgresJobStoreTest.Schema.create("kaze_roles_test_");
         try (ConfigurableApplicationContext api = start("api")) {
             int port = Integer.parseInt(api.getEnvironment().getProperty("local.server.port"));
             ApiClient client = new ApiClient(port, "any");
@@ -99,9 +88,6 @@ class RolesPostgresTest {
 
     @AfterEach
     void dropSchema() throws SQLException {
-        if (user == null) return;
-        try (Connection c = DriverManager.getConnection(URL, PostgresJobStoreTest.props(user)); Statement st = c.createStatement()) {
-            st.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-        }
+        if (schema != null) schema.close();
     }
 }

@@ -14,7 +14,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -85,19 +84,7 @@ class TrainingApiEndToEndTest {
         return out.toByteArray();
     }
 
-    HttpResponse<String> upload(byte[] zip, Map<String, String> fields) {
-        String boundary = "kazeboundary" + System.nanoTime();
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        for (var f : fields.entrySet())
-            body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.getKey() + "\"\r\n\r\n" + f.getValue() + "\r\n")
-                    .getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"dataset\"; filename=\"dataset.zip\"\r\n"
-                + "Content-Type: application/zip\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(zip);
-        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        return alice().send(alice().request("/v1/trainings").header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build());
-    }
+    HttpResponse<String> upload(byte[] zip, Map<String, String> fields) { return alice().postDataset("/v1/trainings", zip, fields); }
 
     static String args(int steps, int saveEvery, String outputName) {
         return "{\"network_dim\": 4, \"network_alpha\": 4, \"learning_rate\": 0.01, \"max_train_steps\": " + steps

@@ -9,15 +9,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
-import software.amazon.awssdk.core.sync.ResponseTransformer;
-import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.S3Object;
 import tools.jackson.databind.JsonNode;
 
-import java.io.ByteArrayOutputStream;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,18 +36,15 @@ class TrainingStorageEndToEndTest {
     static final String PREFIX = "kaze-e2e";
     @TempDir static Path tmp;
     static S3TestServer server;
-    static S3Client s3;
     static final String DB = "jdbc:h2:mem:training-storage-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
 
     @BeforeAll
     static void startBucket() throws Exception {
         server = S3TestServer.start("kaze-training-e2e");
-        s3 = server.client();
     }
 
     @AfterAll
     static void stopBucket() throws Exception {
-        s3.close();
         server.close();
     }
 
@@ -66,29 +57,13 @@ class TrainingStorageEndToEndTest {
         return new SpringApplicationBuilder(KazeApplication.class).run(args.toArray(String[]::new));
     }
 
-    static List<String> objects(String prefix) {
-        String full = PREFIX + "/" + prefix;
-        return s3.listObjectsV2Paginator(r -> r.bucket(server.bucket()).prefix(full)).contents().stream()
-                .map(S3Object::key).filter(k -> !k.endsWith("/"))   // s3proxy's filesystem backend lists its directories too
-                .map(k -> k.substring(full.length())).sorted().toList();
-    }
+    /** The keys under this install's prefix + prefix, relative to it. */
+    static List<String> objects(String prefix) { return server.keys(PREFIX + "/" + prefix); }
 
-    static byte[] object(String key) {
-        return s3.getObject(r -> r.bucket(server.bucket()).key(PREFIX + "/" + key), ResponseTransformer.toBytes()).asByteArray();
-    }
+    static byte[] object(String key) { return server.read(PREFIX + "/" + key); }
 
     static HttpResponse<String> upload(ApiClient client, byte[] zip, Map<String, String> fields) {
-        String boundary = "kazeboundary" + System.nanoTime();
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        for (var f : fields.entrySet())
-            body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.getKey() + "\"\r\n\r\n" + f.getValue() + "\r\n")
-                    .getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"dataset\"; filename=\"dataset.zip\"\r\n"
-                + "Content-Type: application/zip\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(zip);
-        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        return client.send(client.request("/v1/trainings").header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build());
+        return client.postDataset("/v1/trainings", zip, fields);
     }
 
     static JsonNode await(ApiClient client, String id, String... statuses) throws InterruptedException {

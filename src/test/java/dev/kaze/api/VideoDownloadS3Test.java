@@ -7,8 +7,6 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.S3Object;
 import tools.jackson.databind.JsonNode;
 
 import java.io.ByteArrayOutputStream;
@@ -53,20 +51,17 @@ class VideoDownloadS3Test {
 
     static final S3TestServer server;
     static final Relay relay;
-    static final S3Client s3;
 
     static {   // before the context, which reads the bucket's address
         try {
             server = S3TestServer.start("kaze-videos");
             relay = new Relay(URI.create(server.endpoint()).getPort());
-            s3 = server.client();
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
     }
 
     @AfterAll static void stop() throws Exception {
-        s3.close();
         relay.close();
         server.close();
     }
@@ -83,14 +78,10 @@ class VideoDownloadS3Test {
 
     ApiClient alice() { return new ApiClient(port, "alice-key"); }
 
-    byte[] object(String id, String name) {
-        return s3.getObjectAsBytes(b -> b.bucket(server.bucket()).key(PREFIX + "/jobs/" + id + "/" + name)).asByteArray();
-    }
+    byte[] object(String id, String name) { return server.read(PREFIX + "/jobs/" + id + "/" + name); }
 
-    List<String> objects(String id) {
-        return s3.listObjectsV2Paginator(b -> b.bucket(server.bucket()).prefix(PREFIX + "/jobs/" + id + "/")).contents().stream()
-                .map(S3Object::key).sorted().toList();
-    }
+    /** The names of the job's objects. */
+    List<String> objects(String id) { return server.keys(PREFIX + "/jobs/" + id + "/"); }
 
     HttpResponse<byte[]> content(String id, String query, String... headers) {
         HttpRequest.Builder r = alice().request("/v1/videos/" + id + "/content" + query);
@@ -105,8 +96,7 @@ class VideoDownloadS3Test {
         String id = ApiClient.json(created).get("id").asString();
         assertThat(alice().awaitTerminal(id, Duration.ofSeconds(120)).get("status").asString()).isEqualTo("completed");
 
-        String dir = PREFIX + "/jobs/" + id + "/";
-        assertThat(objects(id)).containsExactly(dir + "preview.gif", dir + "request.json", dir + "thumbnail.jpg", dir + "video.mp4");
+        assertThat(objects(id)).containsExactly("preview.gif", "request.json", "thumbnail.jpg", "video.mp4");
         assertThat(Path.of(DATA, "jobs", id)).as("nothing of the job stays on local disk").doesNotExist();
         JsonNode manifest = ApiClient.JSON.readTree(new String(object(id, "request.json"), StandardCharsets.UTF_8));
         assertThat(manifest.at("/seed").asLong()).isEqualTo(5);
@@ -196,7 +186,7 @@ class VideoDownloadS3Test {
         assertThat(none.statusCode()).isEqualTo(404);
         assertThat(new String(none.body(), StandardCharsets.UTF_8)).contains("no preview yet");
 
-        s3.deleteObject(b -> b.bucket(server.bucket()).key(PREFIX + "/jobs/" + id + "/video.mp4"));
+        server.delete(PREFIX + "/jobs/" + id + "/video.mp4");
         HttpResponse<byte[]> gone = content(id, "");
         assertThat(gone.statusCode()).isEqualTo(404);
         assertThat(new String(gone.body(), StandardCharsets.UTF_8)).contains("is gone");

@@ -70,6 +70,12 @@ class TrainingRunnerTest {
         return queue.enqueue(new NewJob(JobKind.TRAINING, "alice", 0, "{}", spec.toJson().toString(), null, null, null, null));
     }
 
+    /** Whether the event is the job's progress at that training step. */
+    static boolean trainStep(JobEvent e, String jobId, int step) {
+        return e.jobId().equals(jobId) && e.type().equals("progress") && e.dataJson().contains("\"step\":" + step + ",")
+                && e.dataJson().contains("\"stage\":\"train\"");
+    }
+
     static Job claim(String id) {
         Job job = store.claimNext("worker-1").orElseThrow();
         assertThat(job.id()).isEqualTo(id);
@@ -86,8 +92,7 @@ class TrainingRunnerTest {
         AtomicBoolean running = new AtomicBoolean(true);
         // the worker is told to stop while step 5 runs: the run saves its state after it and leaves the job in progress
         AutoCloseable watch = store.subscribe(e -> {
-            if (e.jobId().equals(cut.id()) && e.type().equals("progress") && e.dataJson().contains("\"step\":5,")
-                    && e.dataJson().contains("\"stage\":\"train\"")) running.set(false);
+            if (trainStep(e, cut.id(), 5)) running.set(false);
         });
         assertThat(new TrainingRunner(queue, running::get).run(pipeline, claim(cut.id())).join()).isEqualTo(JobOutcome.INTERRUPTED);
         watch.close();

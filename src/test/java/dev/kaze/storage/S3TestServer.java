@@ -5,17 +5,21 @@ import org.gaul.s3proxy.S3Proxy;
 import org.jclouds.ContextBuilder;
 import org.jclouds.blobstore.BlobStoreContext;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
 
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Properties;
 
 /**
  * A real S3 API server for tests: s3proxy on a free local port over jclouds' filesystem backend in a temporary
  * directory, with AWS V4 signatures checked and one bucket created. Kaze's S3 client talks to it as to MinIO or AWS.
+ * Tests check what is in the bucket with {@link #keys} and {@link #read}, through a plain S3 client of the server's
+ * own, not through Kaze's store.
  */
 public final class S3TestServer implements AutoCloseable {
     public static final String ACCESS_KEY = "kaze-test-access";
@@ -25,12 +29,14 @@ public final class S3TestServer implements AutoCloseable {
     private final BlobStoreContext context;
     private final Path dir;
     private final String bucket;
+    private final S3Client client;
 
     private S3TestServer(S3Proxy proxy, BlobStoreContext context, Path dir, String bucket) {
         this.proxy = proxy;
         this.context = context;
         this.dir = dir;
         this.bucket = bucket;
+        this.client = client();
     }
 
     /** Starts a server with the bucket. */
@@ -71,7 +77,25 @@ public final class S3TestServer implements AutoCloseable {
     /** A new client (the caller closes it). */
     public S3Client client() { return settings("").openClient(); }
 
+    /** The keys under prefix (a full key prefix, the install's prefix included), relative to it and sorted. */
+    public List<String> keys(String prefix) {
+        return client.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(prefix)).contents().stream()
+                .map(S3Object::key).filter(k -> !k.endsWith("/"))   // s3proxy's filesystem backend lists its directories too
+                .map(k -> k.substring(prefix.length())).sorted().toList();
+    }
+
+    /** The bytes of the object at key (a full key); {@code NoSuchKeyException} when there is none. */
+    public byte[] read(String key) {
+        return client.getObjectAsBytes(r -> r.bucket(bucket).key(key)).asByteArray();
+    }
+
+    /** Removes the object at key (a full key), as someone else with access to the bucket might. */
+    public void delete(String key) {
+        client.deleteObject(r -> r.bucket(bucket).key(key));
+    }
+
     @Override public void close() throws Exception {
+        client.close();
         proxy.stop();
         context.close();
         try (var walk = Files.walk(dir)) {

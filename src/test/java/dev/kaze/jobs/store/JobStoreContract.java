@@ -589,8 +589,14 @@ abstract class JobStoreContract {
         }
     }
 
-    @Test
-    void requeueInterruptedReturnsThisWorkersAndDeadWorkersJobs() {
+    /**
+     * Five video jobs on a store with a one-minute worker timeout and a clock the test moves: one claimed by each of
+     * w-dead, w-alive and w-me, one claimed by w-dead and then cancelled, one still queued.
+     */
+    record ThreeWorkers(MovableClock clock, JdbcJobStore s, String ofDead, String ofAlive, String ofMine, String cancelledOfDead,
+                        String stillQueued) {}
+
+    ThreeWorkers threeWorkers() {
         MovableClock clock = new MovableClock(Instant.now().truncatedTo(ChronoUnit.MICROS));
         JdbcJobStore s = new JdbcJobStore(dataSource, clock, Duration.ofMinutes(1));
         toClose.add(s);
@@ -604,6 +610,16 @@ abstract class JobStoreContract {
         assertThat(s.claimNext("w-me").orElseThrow().id()).isEqualTo(ofMine);
         assertThat(s.claimNext("w-dead").orElseThrow().id()).isEqualTo(cancelledOfDead);
         s.requestCancel(cancelledOfDead);
+        return new ThreeWorkers(clock, s, ofDead, ofAlive, ofMine, cancelledOfDead, stillQueued);
+    }
+
+    @Test
+    void requeueInterruptedReturnsThisWorkersAndDeadWorkersJobs() {
+        ThreeWorkers w = threeWorkers();
+        MovableClock clock = w.clock();
+        JdbcJobStore s = w.s();
+        String ofDead = w.ofDead(), ofAlive = w.ofAlive(), ofMine = w.ofMine(), cancelledOfDead = w.cancelledOfDead(),
+                stillQueued = w.stillQueued();
 
         clock.advance(Duration.ofMinutes(2));
         s.heartbeat("w-alive");
@@ -638,20 +654,12 @@ abstract class JobStoreContract {
 
     @Test
     void requeueAbandonedTakesOnlyOtherDeadWorkersJobs() {
-        MovableClock clock = new MovableClock(Instant.now().truncatedTo(ChronoUnit.MICROS));
-        JdbcJobStore s = new JdbcJobStore(dataSource, clock, Duration.ofMinutes(1));
-        toClose.add(s);
+        ThreeWorkers w = threeWorkers();
+        MovableClock clock = w.clock();
+        JdbcJobStore s = w.s();
         assertThat(s.workerTimeout()).isEqualTo(Duration.ofMinutes(1));
-        String ofDead = s.create(video("u", 40)).id();
-        String ofAlive = s.create(video("u", 30)).id();
-        String ofMine = s.create(video("u", 20)).id();
-        String cancelledOfDead = s.create(video("u", 10)).id();
-        String stillQueued = s.create(video("u", 0)).id();
-        assertThat(s.claimNext("w-dead").orElseThrow().id()).isEqualTo(ofDead);
-        assertThat(s.claimNext("w-alive").orElseThrow().id()).isEqualTo(ofAlive);
-        assertThat(s.claimNext("w-me").orElseThrow().id()).isEqualTo(ofMine);
-        assertThat(s.claimNext("w-dead").orElseThrow().id()).isEqualTo(cancelledOfDead);
-        s.requestCancel(cancelledOfDead);
+        String ofDead = w.ofDead(), ofAlive = w.ofAlive(), ofMine = w.ofMine(), cancelledOfDead = w.cancelledOfDead(),
+                stillQueued = w.stillQueued();
 
         clock.advance(Duration.ofSeconds(59));
         assertThat(s.requeueAbandoned("w-me")).as("nobody is silent for a whole minute yet").isZero();

@@ -22,22 +22,42 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 public class PostgresJobStoreTest extends JobStoreContract {
     public static final String URL = System.getProperty("kaze.test.pg.url", "jdbc:postgresql://127.0.0.1:5432/test");
-    final String schema = "kaze_jobs_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-    String user;
+    Schema schema;
     HikariDataSource pool;
+
+    /**
+     * A fresh schema of a test in the database at {@link #URL}, created as a reachable user; dropped, with all in it,
+     * by {@link #close()}.
+     */
+    public record Schema(String user, String name) implements AutoCloseable {
+        /** Creates a schema named prefix + a random suffix; skips the test when {@code -Dkaze.test.pg=off}. */
+        public static Schema create(String prefix) {
+            Assumptions.assumeFalse("off".equals(System.getProperty("kaze.test.pg")), "PostgreSQL tests switched off with -Dkaze.test.pg=off");
+            String user = reachableUser();
+            String name = prefix + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+            try (Connection c = DriverManager.getConnection(URL, props(user)); Statement st = c.createStatement()) {
+                st.execute("CREATE SCHEMA " + name);
+            } catch (SQLException e) {
+                fail("could not create test schema " + name + " in " + URL + " as " + user + ": " + e.getMessage(), e);
+            }
+            return new Schema(user, name);
+        }
+
+        /** The JDBC URL whose tables are this schema's. */
+        public String url() { return URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + name; }
+
+        @Override public void close() throws SQLException {
+            try (Connection c = DriverManager.getConnection(URL, props(user)); Statement st = c.createStatement()) {
+                st.execute("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+            }
+        }
+    }
 
     @Override
     DataSource openDataSource() {
-        Assumptions.assumeFalse("off".equals(System.getProperty("kaze.test.pg")),
-                "PostgreSQL job store tests switched off with -Dkaze.test.pg=off");
-        user = reachableUser();
-        try (Connection c = DriverManager.getConnection(URL, props(user)); Statement st = c.createStatement()) {
-            st.execute("CREATE SCHEMA " + schema);
-        } catch (SQLException e) {
-            fail("could not create test schema " + schema + " in " + URL + " as " + user + ": " + e.getMessage(), e);
-        }
+        schema = Schema.create("kaze_jobs_test_");
         pool = pool("pg-jobs");
-        JobSchema.migrate(pool, schema);
+        JobSchema.migrate(pool, schema.name());
         return pool;
     }
 
@@ -71,8 +91,8 @@ public class PostgresJobStoreTest extends JobStoreContract {
 
     HikariDataSource pool(String name) {
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(URL + (URL.contains("?") ? "&" : "?") + "currentSchema=" + schema);
-        config.setUsername(user);
+        config.setJdbcUrl(schema.url());
+        config.setUsername(schema.user());
         config.setMaximumPoolSize(10);
         config.setPoolName(name);
         return new HikariDataSource(config);
@@ -86,10 +106,7 @@ public class PostgresJobStoreTest extends JobStoreContract {
     @Override
     void closeDataSources() throws Exception {
         if (pool != null) pool.close();
-        if (user == null) return;
-        try (Connection c = DriverManager.getConnection(URL, props(user)); Statement st = c.createStatement()) {
-            st.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-        }
+        if (schema != null) schema.close();
     }
 
     @Override
