@@ -28,7 +28,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * Webhooks: the Standard Webhooks signing secret and the relay that delivers job events to the callers' URLs. Pending
  * deliveries are kept in the job store ({@link JdbcWebhookOutbox}), claimed by this process under an id of its own
  * (host name + random suffix) for {@code kaze.webhooks.outbox-lease} (default 30s, renewed while it runs): after a
- * crash the next process, or another replica, sends them once the lease ran out.
+ * crash the next process, or another replica, sends them once the lease ran out. Events committed to the store that no
+ * relay had saved to the outbox yet when its process died are caught up on when the relay starts and every minute
+ * ({@link WebhookRelay.CatchUp}).
  */
 @Configuration(proxyBeanMethods = false)
 public class WebhookConfig {
@@ -67,8 +69,11 @@ public class WebhookConfig {
         Duration lease = Binder.get(environment).bind("kaze.webhooks.outbox-lease", Duration.class)
                 .orElse(JdbcWebhookOutbox.DEFAULT_LEASE);
         JdbcWebhookOutbox outbox = new JdbcWebhookOutbox(dataSource, replicaId(), lease, secret.value(), Clock.systemUTC());
-        WebhookRelay relay = new WebhookRelay(store, new WebhookDispatcher(WebhookDispatcher.Settings.production(),
-                outbox, WebhookListener.NONE), secret.value());
+        WebhookDispatcher.Settings settings = WebhookDispatcher.Settings.production();
+        // the outbox keeps done deliveries for DONE_RETENTION: the catch-up re-reads a window safely inside it
+        WebhookRelay relay = new WebhookRelay(store, new WebhookDispatcher(settings, outbox, WebhookListener.NONE),
+                secret.value(), WebhookRelay.CatchUp.within(JdbcWebhookOutbox.DONE_RETENTION, settings.maxPending()),
+                Clock.systemUTC());
         relay.start();
         return relay;
     }

@@ -57,6 +57,16 @@ public interface JobStore {
     /** Events with seq &gt; afterSeq, in seq order (afterSeq 0 = all). Empty for an unknown job. */
     List<JobEvent> events(String id, long afterSeq);
 
+    /**
+     * The events a webhook can receive ({@link JobEventType#webhook()}) of the jobs whose request named a webhook,
+     * appended at or after {@code since}, in job id then seq order, after the event {@code after} in that order (null:
+     * from the first), at most {@code limit} (1..10000) of them: a page of what a webhook relay that was not running
+     * may have missed. Empty where the store cannot search its event logs by time.
+     */
+    default List<JobEvent> webhookEventsSince(Instant since, JobEvent after, int limit) {
+        return List.of();
+    }
+
     /** → COMPLETED with the final resolved request (null keeps the stored one); appends "completed". */
     Job complete(String id, String resolvedJson);
 

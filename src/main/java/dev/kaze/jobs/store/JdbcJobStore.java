@@ -4,6 +4,7 @@ import dev.kaze.jobs.Checkpoint;
 import dev.kaze.jobs.IdempotencyConflictException;
 import dev.kaze.jobs.Job;
 import dev.kaze.jobs.JobEvent;
+import dev.kaze.jobs.JobEventType;
 import dev.kaze.jobs.JobKind;
 import dev.kaze.jobs.JobNotFoundException;
 import dev.kaze.jobs.JobPage;
@@ -28,6 +29,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -295,6 +297,38 @@ public final class JdbcJobStore implements JobStore, AutoCloseable {
     @Override
     public List<JobEvent> events(String id, long afterSeq) {
         return transactions.run("read events of job " + id, tx -> events.events(tx, id, afterSeq));
+    }
+
+    @Override
+    public List<JobEvent> webhookEventsSince(Instant since, JobEvent after, int limit) {
+        Objects.requireNonNull(since, "since");
+        if (limit < 1 || limit > 10_000) throw new IllegalArgumentException("limit must be 1..10000, got " + limit);
+        List<String> types = JobEventType.webhookNames();
+        String sql = "SELECT e.job_id, e.seq, e.type, e.data_json, e.at FROM job_events e JOIN jobs j ON j.id = e.job_id"
+                + " WHERE j.webhook_json IS NOT NULL AND e.at >= ? AND e.type IN ("
+                + String.join(", ", Collections.nCopies(types.size(), "?")) + ")"
+                + (after == null ? "" : " AND (e.job_id > ? OR (e.job_id = ? AND e.seq > ?))")
+                + " ORDER BY e.job_id, e.seq LIMIT ?";
+        return transactions.run("read webhook events since " + since, tx -> {
+            try (PreparedStatement ps = tx.prepare(sql)) {
+                int i = 1;
+                ps.setObject(i++, utc(since));
+                for (String type : types) ps.setString(i++, type);
+                if (after != null) {
+                    ps.setString(i++, after.jobId());
+                    ps.setString(i++, after.jobId());
+                    ps.setLong(i++, after.seq());
+                }
+                ps.setInt(i, limit);
+                List<JobEvent> out = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new JobEvent(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4), instant(rs, 5)));
+                    }
+                }
+                return out;
+            }
+        });
     }
 
     @Override

@@ -538,6 +538,75 @@ abstract class JobStoreContract {
         assertThat(store.events(other, 0)).hasSize(1);
     }
 
+    // ------------------------------------------------------------------ webhook catch-up
+
+    static NewJob hooked(String owner) {
+        return new NewJob(JobKind.VIDEO, owner, 0, "{\"prompt\":\"a cat\"}", null, null,
+                "{\"url\":\"http://127.0.0.1/hook\"}", null, null);
+    }
+
+    static List<String> keys(List<JobEvent> events) {
+        return events.stream().map(e -> e.jobId() + "#" + e.seq() + ":" + e.type()).toList();
+    }
+
+    @Test
+    void webhookEventsSinceReadsTheRecentWebhookEventsOfJobsWithAWebhook() {
+        MovableClock clock = new MovableClock(Instant.now().truncatedTo(ChronoUnit.MICROS));
+        JdbcJobStore s = new JdbcJobStore(dataSource, clock, Duration.ofMinutes(1));
+        toClose.add(s);
+        String old = s.create(hooked("u")).id();                  // #1 queued, before the window
+        s.appendEvent(old, "progress", "{\"step\":1}");           // #2, before the window
+        clock.advance(Duration.ofHours(1));
+        Instant since = clock.instant();
+        s.appendEvent(old, "progress", "{\"step\":2}");           // #3, at the window's start: in
+        s.appendEvent(old, "notes", "{}");                          // #4, a type no webhook gets
+        s.appendEvent(old, "my_own_type", "{}");                    // #5, not an event type at all
+        String plain = s.create(video("u", 0)).id();                // no webhook: none of its events
+        s.appendEvent(plain, "progress", "{\"step\":1}");
+        clock.advance(Duration.ofSeconds(1));
+        String second = s.create(hooked("v")).id();                 // #1 queued
+        assertThat(s.claimNext("w")).map(Job::id).contains(old);    // old #6 started
+        s.appendEvent(old, "preview", "{\"frame\":0}");           // old #7
+        assertThat(s.complete(old, null).status()).isEqualTo(JobStatus.COMPLETED); // old #8 completed
+
+        List<String> expected = new ArrayList<>();
+        List<String> oldKeys = List.of(old + "#3:progress", old + "#6:started", old + "#7:preview", old + "#8:completed");
+        List<String> secondKeys = List.of(second + "#1:queued");
+        if (old.compareTo(second) < 0) {
+            expected.addAll(oldKeys);
+            expected.addAll(secondKeys);
+        } else {
+            expected.addAll(secondKeys);
+            expected.addAll(oldKeys);
+        }
+        List<JobEvent> all = s.webhookEventsSince(since, null, 100);
+        assertThat(keys(all)).as("ordered by job id, then seq").containsExactlyElementsOf(expected);
+        assertThat(all).filteredOn(e -> e.jobId().equals(old) && e.seq() == 7).singleElement()
+                .satisfies(e -> assertThat(e.dataJson()).isEqualTo("{\"frame\":0}"))
+                .satisfies(e -> assertThat(e.at()).isAfterOrEqualTo(since.plusSeconds(1)));
+        assertThat(s.events(old, 0)).containsAll(all.stream().filter(e -> e.jobId().equals(old)).toList());
+
+        // page by page, each after the last of the previous page
+        List<JobEvent> paged = new ArrayList<>();
+        JobEvent after = null;
+        while (true) {
+            List<JobEvent> page = s.webhookEventsSince(since, after, 2);
+            assertThat(page.size()).isLessThanOrEqualTo(2);
+            paged.addAll(page);
+            if (page.size() < 2) break;
+            after = page.getLast();
+        }
+        assertThat(paged).isEqualTo(all);
+
+        assertThat(keys(s.webhookEventsSince(since.minus(Duration.ofHours(1)), null, 100)))
+                .as("a longer window reaches the older events").startsWith(expected.getFirst().startsWith(old)
+                        ? new String[]{old + "#1:queued", old + "#2:progress", old + "#3:progress"}
+                        : new String[]{second + "#1:queued", old + "#1:queued", old + "#2:progress"});
+        assertThat(s.webhookEventsSince(clock.instant().plusSeconds(1), null, 100)).isEmpty();
+        assertThatThrownBy(() -> s.webhookEventsSince(since, null, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limit");
+    }
+
     // ------------------------------------------------------------------ counts
 
     @Test
