@@ -73,12 +73,13 @@ final class VideoFinisher implements AutoCloseable {
             Path mp4 = scratch.resolve(VIDEO), jpeg = scratch.resolve(THUMBNAIL);
             encoder.write(frames, mp4);
             Thumbnail.writeJpeg(frames, jpeg);
-            ObjectNode manifest = manifest(r, video);
+            Map<String, String> loraHashes = loraHashes(r);
+            ObjectNode manifest = manifest(r, video, loraHashes);
             files.put(JobQueue.fileKey(id, VIDEO), mp4);
             files.put(JobQueue.fileKey(id, THUMBNAIL), jpeg);
             files.put(JobQueue.fileKey(id, MANIFEST), manifest.toPrettyString().getBytes(StandardCharsets.UTF_8));
             progress.end();
-            queue.store().recordUsage(id, usage(r, video, progress, peak));
+            queue.store().recordUsage(id, usage(progress, peak, loraHashes));
             queue.store().updateProgress(id, 100, "encode", r.steps(), r.steps());
             queue.store().complete(id, job.resolvedJson());
             return JobOutcome.COMPLETED;
@@ -109,28 +110,43 @@ final class VideoFinisher implements AutoCloseable {
     }
 
     /** What reproduces the video: the resolved request, the software version, and the SHA-256 of the frames and of each LoRA. */
-    private ObjectNode manifest(GenerateRequest.Resolved r, GeneratedVideo video) throws NoSuchAlgorithmException {
+    private ObjectNode manifest(GenerateRequest.Resolved r, GeneratedVideo video, Map<String, String> loraHashes)
+            throws NoSuchAlgorithmException {
         ObjectNode manifest = RequestJson.write(r, video.modelId());
         manifest.put("software_version", SOFTWARE_VERSION);
         manifest.put("frames_sha256", HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(video.rgb())));
         ObjectNode hashes = manifest.putObject("lora_sha256");
-        for (GenerateRequest.LoraRef l : r.loras()) hashes.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
+        loraHashes.forEach(hashes::put);
         return manifest;
+    }
+
+    /** Each LoRA of the request by name: the SHA-256 of the file the render used, looked up once for the manifest and the usage. */
+    private Map<String, String> loraHashes(GenerateRequest.Resolved r) {
+        Map<String, String> loras = new LinkedHashMap<>();
+        for (GenerateRequest.LoraRef l : r.loras()) loras.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
+        return loras;
     }
 
     /**
      * The job's usage: the stage times (encode included), the peak memory of the render, the model's identity
      * ({@link ModelIdentity}) and each LoRA's SHA-256, as in the manifest.
      */
-    private JobUsage usage(GenerateRequest.Resolved r, GeneratedVideo video, VideoProgress progress, PeakMemory.Reading peak) {
-        Map<String, String> loras = new LinkedHashMap<>();
-        for (GenerateRequest.LoraRef l : r.loras()) loras.put(l.name(), sha256(queue.model().loras().resolve(l.name())));
-        return new JobUsage(progress.stageSeconds(), peak.bytes(), peak.source(), queue.model().identity(), loras);
+    private JobUsage usage(VideoProgress progress, PeakMemory.Reading peak, Map<String, String> loraHashes) {
+        return new JobUsage(progress.stageSeconds(), peak.bytes(), peak.source(), queue.model().identity(), loraHashes);
     }
 
-    /** The file's SHA-256, computed once per path. */
+    /**
+     * The file's SHA-256, computed once per path, size and modification time: a LoRA replaced under the same name (an
+     * upload with replace, a newer object copied from the bucket) is hashed again.
+     */
     private synchronized String sha256(Path file) {
-        return fileHashes.computeIfAbsent(file.toString(), f -> {
+        String version;
+        try {
+            version = file + "@" + Files.size(file) + "@" + Files.getLastModifiedTime(file).toMillis();
+        } catch (IOException e) {
+            return "unreadable: " + e.getMessage();
+        }
+        return fileHashes.computeIfAbsent(version, f -> {
             try (DigestInputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
                 in.transferTo(OutputStream.nullOutputStream());
                 return HexFormat.of().formatHex(in.getMessageDigest().digest());

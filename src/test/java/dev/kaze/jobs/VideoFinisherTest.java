@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.kaze.jobs.store.H2JobStoreTest;
 import dev.kaze.jobs.store.JdbcJobStore;
 import dev.kaze.jobs.store.JobSchema;
+import dev.kaze.json.Json;
 import dev.kaze.pipeline.GenerateRequest;
 import dev.kaze.pipeline.GeneratedVideo;
 import dev.kaze.pipeline.LoraCatalog;
@@ -25,6 +26,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -65,10 +68,14 @@ class VideoFinisherTest {
     }
 
     JobQueue queue(FileStore files) {
+        return queue(files, new LoraCatalog(null));
+    }
+
+    JobQueue queue(FileStore files, LoraCatalog loras) {
         pool = H2JobStoreTest.pool("jdbc:h2:mem:finisher_" + UUID.randomUUID().toString().replace("-", "") + ";DB_CLOSE_DELAY=-1", "finisher");
         JobSchema.migrate(pool, null);
         store = new JdbcJobStore(pool);
-        return new JobQueue(store, new ModelInfo(PreviewModel.ID, true, new LoraCatalog(null), List.of()), files, tmp.resolve("data"),
+        return new JobQueue(store, new ModelInfo(PreviewModel.ID, true, loras, List.of()), files, tmp.resolve("data"),
                 10, 10, Map.of());
     }
 
@@ -81,20 +88,28 @@ class VideoFinisherTest {
     }
 
     JobOutcome finish(JobQueue queue, Job job) {
-        GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
-        byte[] rgb = new byte[5 * 32 * 32 * 3];
-        for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 7);
-        GeneratedVideo video = new GeneratedVideo(r, PreviewModel.ID, 5, 32, 32, 16, rgb);
-        VideoProgress progress = new VideoProgress(store, job.id(), r.steps(), 0, new JobMetrics(new SimpleMeterRegistry(), store));
         try (VideoFinisher finisher = new VideoFinisher(queue, new Mp4Encoder())) {
-            return finisher.finish(job, r, video, progress, new PeakMemory.Reading(null, null)).join();
+            return finish(finisher, job);
         } catch (InterruptedException e) {
             throw new IllegalStateException(e);
         }
     }
 
+    JobOutcome finish(VideoFinisher finisher, Job job) {
+        GenerateRequest.Resolved r = RequestJson.read(job.resolvedJson());
+        byte[] rgb = new byte[5 * 32 * 32 * 3];
+        for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 7);
+        GeneratedVideo video = new GeneratedVideo(r, PreviewModel.ID, 5, 32, 32, 16, rgb);
+        VideoProgress progress = new VideoProgress(store, job.id(), r.steps(), 0, new JobMetrics(new SimpleMeterRegistry(), store));
+        return finisher.finish(job, r, video, progress, new PeakMemory.Reading(null, null)).join();
+    }
+
     Job submit(JobQueue queue) {
-        GenerateRequest req = new GenerateRequest("a paper boat", null, 32, 32, 5, 16, 2, 5.0, 7L, new Guidance.None(), List.of());
+        return submit(queue, List.of());
+    }
+
+    Job submit(JobQueue queue, List<GenerateRequest.LoraRef> loras) {
+        GenerateRequest req = new GenerateRequest("a paper boat", null, 32, 32, 5, 16, 2, 5.0, 7L, new Guidance.None(), loras);
         return queue.submit("alice", queue.resolve(req), 0, "{}", null, null, null, null);
     }
 
@@ -141,5 +156,27 @@ class VideoFinisherTest {
         assertThatThrownBy(() -> finish(queue, job)).isInstanceOf(CompletionException.class).hasCauseInstanceOf(JobNotFoundException.class);
         assertThat(files.list(JobQueue.jobPrefix(job.id()))).isEmpty();
         assertThat(queue.jobDir(job.id())).doesNotExist();
+    }
+
+    @Test
+    void aLoraReplacedUnderItsNameIsHashedAgainForTheNextManifest() throws Exception {
+        Path loraDir = Files.createDirectories(tmp.resolve("loras"));
+        Path data = tmp.resolve("data");
+        JobQueue queue = queue(new DiskStore(data), new LoraCatalog(loraDir));
+        List<GenerateRequest.LoraRef> style = List.of(new GenerateRequest.LoraRef("style", 1.0));
+        byte[] first = "first weights".getBytes(StandardCharsets.UTF_8), second = "the second, longer weights".getBytes(StandardCharsets.UTF_8);
+        String[] hashes = new String[2];
+        try (VideoFinisher finisher = new VideoFinisher(queue, new Mp4Encoder())) {   // one per worker, as in the server
+            for (int i = 0; i < 2; i++) {
+                Files.write(loraDir.resolve("style.safetensors"), i == 0 ? first : second);   // an upload with replace=true
+                Job job = submit(queue, style);
+                assertThat(store.claimNext("w").orElseThrow().id()).isEqualTo(job.id());
+                assertThat(finish(finisher, job)).isEqualTo(JobOutcome.COMPLETED);
+                hashes[i] = Json.MAPPER.readTree(Files.readString(data.resolve("jobs").resolve(job.id()).resolve("request.json")))
+                        .at("/lora_sha256/style").asString();
+            }
+        }
+        assertThat(hashes[0]).isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(first)));
+        assertThat(hashes[1]).isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(second)));
     }
 }
