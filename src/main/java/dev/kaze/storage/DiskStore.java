@@ -124,9 +124,10 @@ public record DiskStore(Path root) implements FileStore {
                 }
                 if (a.isRegularFile()) files.add(new StoredFile(key, a.size(), a.lastModifiedTime().toInstant()));
             }
-        } catch (IOException | UncheckedIOException e) {
-            throw new UncheckedIOException("cannot list '" + p + "' in " + root + ": " + e.getMessage(),
-                    e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list '" + p + "' in " + root + ": " + e.getMessage(), e);
+        } catch (UncheckedIOException e) {   // from the walk's iterator
+            throw new UncheckedIOException("cannot list '" + p + "' in " + root + ": " + e.getMessage(), e.getCause());
         }
         files.sort(Comparator.comparing(StoredFile::key));
         return files;

@@ -46,13 +46,15 @@ public record S3Store(S3Client client, String bucket, String prefix) implements 
 
     @Override public boolean putIfAbsent(String key, Path file) {
         if (stat(key).isPresent()) return false;
-        try {
-            call("store", key, () -> client.putObject(b -> b.bucket(bucket).key(object(key)).ifNoneMatch("*"), RequestBody.fromFile(file)));
-            return true;
-        } catch (UncheckedIOException e) {
-            if (e.getCause().getCause() instanceof S3Exception s3 && (s3.statusCode() == 412 || s3.statusCode() == 409)) return false;
-            throw e;
-        }
+        return call("store", key, () -> {
+            try {
+                client.putObject(b -> b.bucket(bucket).key(object(key)).ifNoneMatch("*"), RequestBody.fromFile(file));
+                return true;
+            } catch (S3Exception e) {
+                if (e.statusCode() == 412 || e.statusCode() == 409) return false;   // taken meanwhile
+                throw e;
+            }
+        });
     }
 
     @Override public Optional<StoredFile> stat(String key) {
