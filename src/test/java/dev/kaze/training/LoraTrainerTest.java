@@ -38,14 +38,22 @@ class LoraTrainerTest {
 
     /** 9 frames at 32×32: a bright square moving right, horizontal stripes moving down, or a colour ramp moving left. */
     private static List<RgbImage> clip(int kind) {
+        return movingClip(kind, 9, 2);
+    }
+
+    /**
+     * frames frames at 32×32 of kind 0 (a bright square moving right by squareStep pixels a frame), 1 (horizontal stripes
+     * moving down) or 2 (a colour ramp moving left).
+     */
+    static List<RgbImage> movingClip(int kind, int frameCount, int squareStep) {
         List<RgbImage> frames = new ArrayList<>();
-        for (int f = 0; f < 9; f++) {
+        for (int f = 0; f < frameCount; f++) {
             byte[] rgb = new byte[32 * 32 * 3];
             for (int y = 0; y < 32; y++)
                 for (int x = 0; x < 32; x++) {
                     int i = (y * 32 + x) * 3;
                     switch (kind) {
-                        case 0 -> { boolean in = x >= 2 + 2 * f && x < 12 + 2 * f && y >= 10 && y < 20; rgb[i] = (byte) (in ? 240 : 20); rgb[i + 1] = (byte) (in ? 200 : 30); rgb[i + 2] = 40; }
+                        case 0 -> { boolean in = x >= 2 + squareStep * f && x < 12 + squareStep * f && y >= 10 && y < 20; rgb[i] = (byte) (in ? 240 : 20); rgb[i + 1] = (byte) (in ? 200 : 30); rgb[i + 2] = 40; }
                         case 1 -> { boolean on = ((y + 2 * f) / 4) % 2 == 0; rgb[i] = 30; rgb[i + 1] = (byte) (on ? 220 : 40); rgb[i + 2] = (byte) (on ? 90 : 200); }
                         default -> { int v = ((x + 3 * f) * 8) & 0xff; rgb[i] = (byte) v; rgb[i + 1] = (byte) (255 - v); rgb[i + 2] = (byte) (y * 8); }
                     }

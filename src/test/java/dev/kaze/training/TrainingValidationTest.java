@@ -47,21 +47,7 @@ class TrainingValidationTest {
 
     /** 5 frames at 32×32: a square moving right (kind 0), stripes moving down (1), a ramp moving left (2). */
     private static List<RgbImage> clip(int kind) {
-        List<RgbImage> frames = new ArrayList<>();
-        for (int f = 0; f < 5; f++) {
-            byte[] rgb = new byte[32 * 32 * 3];
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++) {
-                    int i = (y * 32 + x) * 3;
-                    switch (kind) {
-                        case 0 -> { boolean in = x >= 2 + 3 * f && x < 12 + 3 * f && y >= 10 && y < 20; rgb[i] = (byte) (in ? 240 : 20); rgb[i + 1] = (byte) (in ? 200 : 30); rgb[i + 2] = 40; }
-                        case 1 -> { boolean on = ((y + 2 * f) / 4) % 2 == 0; rgb[i] = 30; rgb[i + 1] = (byte) (on ? 220 : 40); rgb[i + 2] = (byte) (on ? 90 : 200); }
-                        default -> { int v = ((x + 3 * f) * 8) & 0xff; rgb[i] = (byte) v; rgb[i + 1] = (byte) (255 - v); rgb[i + 2] = (byte) (y * 8); }
-                    }
-                }
-            frames.add(new RgbImage(32, 32, rgb));
-        }
-        return frames;
+        return LoraTrainerTest.movingClip(kind, 5, 3);
     }
 
     @BeforeAll static void setUp() {
