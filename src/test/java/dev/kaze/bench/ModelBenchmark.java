@@ -80,15 +80,8 @@ public final class ModelBenchmark {
             if (!o.containsKey(name)) throw new IllegalArgumentException("unknown option --" + name + "; known: " + o.keySet());
             o.put(name, value);
         }
-        DitConfig base = switch (o.get("config")) {
-            case "cpu-bench" -> CPU_BENCH;
-            case "1.3b" -> DitConfig.WAN_1_3B;
-            case "14b" -> DitConfig.WAN_14B;
-            default -> throw new IllegalArgumentException("--config must be cpu-bench, 1.3b or 14b");
-        };
-        int layers = o.get("layers").isBlank() ? base.numLayers() : Integer.parseInt(o.get("layers"));
-        DitConfig cfg = new DitConfig(base.patchSize(), base.textLen(), base.inDim(), base.dim(), base.ffnDim(), base.freqDim(),
-                base.textDim(), base.outDim(), base.numHeads(), layers, base.qkNorm(), base.crossAttnNorm(), base.eps());
+        DitConfig base = config(o.get("config"), ""), cfg = config(o.get("config"), o.get("layers"));
+        int layers = cfg.numLayers();
         if (!o.get("threads").isBlank()) torch.set_num_threads(Integer.parseInt(o.get("threads")));
         boolean cuda = o.get("device").equals("cuda");
         Device device = new Device(cuda ? "cuda" : "cpu");
@@ -339,5 +332,18 @@ public final class ModelBenchmark {
         }
 
         void stopSampling() { running = false; }
+    }
+
+    /** The DiT of --config (cpu-bench, 1.3b or 14b), cut to --layers blocks when given (blank: all of them). */
+    static DitConfig config(String name, String layers) {
+        DitConfig base = switch (name) {
+            case "cpu-bench" -> CPU_BENCH;
+            case "1.3b" -> DitConfig.WAN_1_3B;
+            case "14b" -> DitConfig.WAN_14B;
+            default -> throw new IllegalArgumentException("--config must be cpu-bench, 1.3b or 14b");
+        };
+        int n = layers.isBlank() ? base.numLayers() : Integer.parseInt(layers);
+        return new DitConfig(base.patchSize(), base.textLen(), base.inDim(), base.dim(), base.ffnDim(), base.freqDim(),
+                base.textDim(), base.outDim(), base.numHeads(), n, base.qkNorm(), base.crossAttnNorm(), base.eps());
     }
 }

@@ -63,15 +63,7 @@ public final class TrainBenchmark {
             if (i + 1 >= args.length) throw new IllegalArgumentException("--" + name + " needs a value");
             o.put(name, args[++i]);
         }
-        DitConfig base = switch (o.get("config")) {
-            case "cpu-bench" -> ModelBenchmark.CPU_BENCH;
-            case "1.3b" -> DitConfig.WAN_1_3B;
-            case "14b" -> DitConfig.WAN_14B;
-            default -> throw new IllegalArgumentException("--config must be cpu-bench, 1.3b or 14b");
-        };
-        int layers = o.get("layers").isBlank() ? base.numLayers() : Integer.parseInt(o.get("layers"));
-        DitConfig cfg = new DitConfig(base.patchSize(), base.textLen(), base.inDim(), base.dim(), base.ffnDim(), base.freqDim(),
-                base.textDim(), base.outDim(), base.numHeads(), layers, base.qkNorm(), base.crossAttnNorm(), base.eps());
+        DitConfig cfg = ModelBenchmark.config(o.get("config"), o.get("layers"));
         if (!o.get("threads").isBlank()) torch.set_num_threads(Integer.parseInt(o.get("threads")));
         boolean cuda = o.get("device").equals("cuda");
         Device device = new Device(cuda ? "cuda" : "cpu");
